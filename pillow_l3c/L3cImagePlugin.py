@@ -1,0 +1,81 @@
+"""Pillow plugin for .l3c files; importing it registers format "L3C".
+
+``Image.open`` parses only the fixed header (no torch import); the pixels are decoded
+by ``L3cDecoder`` when Pillow loads the image. Save options (``img.save(f,
+format="L3C", device="cuda")``) arrive in ``im.encoderinfo``.
+"""
+
+from __future__ import annotations
+
+from typing import IO
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from pillow_l3c import _codec, _format
+from pillow_l3c._format import Container
+from pillow_l3c.errors import L3cError
+
+FORMAT = "L3C"
+MIME = "image/x-l3c"
+EXTENSION = ".l3c"
+
+# Pillow has no way to pass options to Image.open; this is the one global setting,
+# changed by pillow_l3c.register(device=...).
+decode_device: str | None = None
+
+
+def _accept(prefix: bytes) -> bool:
+    return prefix.startswith(_format.MAGIC)
+
+
+class L3cImageFile(ImageFile.ImageFile):
+    format = FORMAT
+    format_description = "L3C learned lossless image"
+
+    def _open(self) -> None:
+        try:
+            header = _format.read_header(self.fp)
+        except L3cError as e:
+            raise SyntaxError(str(e)) from None
+        self._size = (header.width, header.height)
+        self._mode = header.mode
+        self.info["model_id"] = header.model_id.hex()
+        self.info["l3c_version"] = header.version
+        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), (header,))]
+
+
+class L3cDecoder(ImageFile.PyDecoder):
+    """Reads every section itself (``_pulls_fd``) and decodes the whole image at once."""
+
+    _pulls_fd = True
+
+    def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
+        assert self.fd is not None
+        (header,) = self.args
+        try:
+            sections = _format.read_sections(self.fd, header)
+        except _format.TruncatedFileError as e:
+            if not ImageFile.LOAD_TRUNCATED_IMAGES:
+                msg = f"image file is truncated ({e})"
+                raise OSError(msg) from None
+            return -1, 0  # leave the image blank, as Pillow does for other formats
+        pixels = _codec.decode_container(Container(header, sections), decode_device)
+        self.set_as_raw(pixels.tobytes())
+        return -1, 0
+
+
+def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
+    if im.mode not in _format.MODES:
+        msg = f"cannot write mode {im.mode} as L3C"
+        raise OSError(msg)
+    device = im.encoderinfo.get("device")
+    data = _codec.encode(np.asarray(im), im.mode, device=device)
+    fp.write(data)
+
+
+Image.register_open(FORMAT, L3cImageFile, _accept)
+Image.register_save(FORMAT, _save)
+Image.register_extension(FORMAT, EXTENSION)
+Image.register_mime(FORMAT, MIME)
+Image.register_decoder("l3c", L3cDecoder)

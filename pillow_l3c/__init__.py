@@ -1,0 +1,53 @@
+"""pillow_l3c: L3C learned lossless image compression as a Pillow and imageio format.
+
+``import pillow_l3c`` registers format "L3C" with Pillow and, when imageio is
+installed, with imageio. It imports neither torch nor the model: both load on the
+first encode or decode.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pillow_l3c import L3cImagePlugin
+from pillow_l3c.errors import CorruptStreamError, L3cError, ModelMismatchError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+__version__ = "0.1.0"
+__all__ = [
+    "CorruptStreamError",
+    "L3cError",
+    "ModelMismatchError",
+    "decode",
+    "encode",
+    "register",
+]
+
+
+def register(device: str | None = None) -> None:
+    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` decodes."""
+    L3cImagePlugin.decode_device = device
+
+
+def encode(pixels: np.ndarray, device: str | None = None) -> bytes:
+    """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file."""
+    from pillow_l3c import _codec
+
+    return _codec.encode(pixels, "RGB", device=device)
+
+
+def decode(data: bytes, device: str | None = None) -> np.ndarray:
+    """The (H, W, 3) uint8 array stored in the bytes of a .l3c file."""
+    from pillow_l3c import _codec
+
+    return _codec.decode(data, device)[1]
+
+
+try:
+    from pillow_l3c import imageio_plugin
+except ImportError:  # imageio is optional
+    pass
+else:
+    imageio_plugin.register()

@@ -1,0 +1,20 @@
+"""The package's exceptions.
+
+All derive from ``OSError``: to Pillow and to imaging scripts a bad .l3c file is an
+I/O problem, which is what ``except OSError`` around ``Image.open(...).load()``
+already catches.
+"""
+
+from __future__ import annotations
+
+
+class L3cError(OSError):
+    """Base class of every error pillow_l3c raises about a file or stream."""
+
+
+class CorruptStreamError(L3cError):
+    """A file or coded stream that cannot be decoded: truncated, damaged, or inconsistent."""
+
+
+class ModelMismatchError(L3cError):
+    """The file was written with a model other than the one available to decode it."""

@@ -1,0 +1,91 @@
+"""imageio v3 plugin for .l3c files.
+
+imageio has no entry points for third-party plugins; ``register()`` adds this plugin
+to ``imageio.config.known_plugins`` and ``.l3c`` to ``known_extensions`` at import of
+pillow_l3c, after which ``imageio.v3.imread/imwrite/improps`` and the v2 ``imread``
+select it by extension or by content.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
+from imageio.core.v3_plugin_api import ImageProperties, PluginV3
+
+from pillow_l3c import _codec, _format
+from pillow_l3c.errors import L3cError
+
+PLUGIN_NAME = "L3C"
+
+
+class L3cPlugin(PluginV3):
+    """Reads and writes single-image .l3c files; ``device=`` selects CPU or CUDA."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self._header: _format.Header | None = None
+        if request.mode.io_mode == IOMode.read:
+            if not request.firstbytes.startswith(_format.MAGIC):
+                msg = f"{request.raw_uri!r} is not an L3C file"
+                raise InitializationError(msg)
+        elif request.extension != ".l3c" and request.format_hint != ".l3c":
+            msg = "the L3C plugin writes only to .l3c targets"
+            raise InitializationError(msg)
+
+    def _read_header(self) -> _format.Header:
+        if self._header is None:
+            fp = self.request.get_file()
+            fp.seek(0)
+            self._header = _format.read_header(fp)
+        return self._header
+
+    def read(self, *, index: int | None = 0, device: str | None = None) -> np.ndarray:
+        if index not in (0, None, Ellipsis):
+            msg = f"an L3C file holds one image; index {index} does not exist"
+            raise IndexError(msg)
+        fp = self.request.get_file()
+        fp.seek(0)
+        return _codec.decode(fp, device)[1]
+
+    def iter(self) -> Any:
+        yield self.read()
+
+    def write(self, ndimage: np.ndarray | list[np.ndarray], *, is_batch: bool = False,
+              device: str | None = None) -> bytes | None:
+        image = np.asarray(ndimage)
+        if is_batch:
+            if image.shape[0] != 1:
+                msg = "an L3C file holds exactly one image"
+                raise ValueError(msg)
+            image = image[0]
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
+            raise L3cError(msg)
+        data = _codec.encode(image, "RGB", device=device)
+        self.request.get_file().write(data)
+        if self.request._uri_type == URI_BYTES:
+            return data
+        return None
+
+    def properties(self, index: int | None = 0) -> ImageProperties:
+        h = self._read_header()
+        return ImageProperties(shape=(h.height, h.width, h.planes), dtype=np.dtype(np.uint8))
+
+    def metadata(self, index: int | None = 0, exclude_applied: bool = True) -> dict[str, Any]:
+        h = self._read_header()
+        return {"mode": h.mode, "model_id": h.model_id.hex(), "l3c_version": h.version}
+
+
+def register() -> None:
+    from imageio import config
+
+    config.known_plugins[PLUGIN_NAME] = config.PluginConfig(
+        name=PLUGIN_NAME, class_name="L3cPlugin", module_name=__name__
+    )
+    ext = config.FileExtension(
+        extension=".l3c", priority=[PLUGIN_NAME], name="L3C",
+        description="L3C learned lossless image",
+    )
+    config.known_extensions[".l3c"] = [ext]

@@ -1,0 +1,226 @@
+"""Train an L3C model on any folder of images.
+
+    python -m pillow_l3c.train --data DIR --val DIR --out runs/x [--steps N] [--resume]
+
+Each training sample is a random downscale of a random photo (Lanczos; this removes the
+JPEG traces of stored copies and widens the data), a random crop and a random flip.
+Checkpoints (``last.pt`` every ``--ckpt-every`` steps, ``best.pt`` by validation bpsp)
+make a run resumable; ``log.tsv`` records train and validation bpsp as it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from pillow_l3c.network.architecture import L3C, L3cConfig
+from pillow_l3c.network.warm_start import pyramid_init
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
+
+
+def load_folder(folder: Path) -> list[Image.Image]:
+    """Every image of ``folder`` as RGB, kept in memory (the sets here are small)."""
+    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not paths:
+        msg = f"no images in {folder}"
+        raise SystemExit(msg)
+    images = []
+    for p in paths:
+        with Image.open(p) as im:
+            images.append(im.convert("RGB"))
+    return images
+
+
+class CropSampler:
+    """Random downscale, crop and flip of the training photos."""
+
+    def __init__(self, images: list[Image.Image], crop: int, min_scale: float, seed: int) -> None:
+        self.images = [im for im in images if min(im.size) * min_scale >= crop]
+        if not self.images:
+            msg = f"no image is large enough for {crop}px crops at scale {min_scale}"
+            raise SystemExit(msg)
+        self.crop = crop
+        self.min_scale = min_scale
+        self.rng = random.Random(seed)
+
+    def sample(self) -> np.ndarray:
+        im = self.rng.choice(self.images)
+        w, h = im.size
+        lo = max(self.min_scale, self.crop / min(w, h))
+        scale = self.rng.uniform(lo, 1.0) if lo < 1.0 else 1.0
+        src = min(math.ceil(self.crop / scale), w, h)
+        x0 = self.rng.randrange(w - src + 1)
+        y0 = self.rng.randrange(h - src + 1)
+        patch = im.crop((x0, y0, x0 + src, y0 + src))
+        if src != self.crop:
+            patch = patch.resize((self.crop, self.crop), Image.Resampling.LANCZOS)
+        if self.rng.random() < 0.5:
+            patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        return np.asarray(patch)
+
+    def batch(self, size: int) -> torch.Tensor:
+        arr = np.stack([self.sample() for _ in range(size)])
+        return torch.from_numpy(arr).permute(0, 3, 1, 2).float()
+
+
+def center_crops(images: list[Image.Image], size: int) -> list[torch.Tensor]:
+    """Fixed validation crops (largest multiple of 8 up to ``size``), one per image."""
+    out = []
+    for im in images:
+        w, h = im.size
+        cw, ch = min(size, w - w % 8), min(size, h - h % 8)
+        x0, y0 = (w - cw) // 2, (h - ch) // 2
+        arr = np.asarray(im.crop((x0, y0, x0 + cw, y0 + ch)))
+        out.append(torch.from_numpy(arr.copy()).permute(2, 0, 1)[None].float())
+    return out
+
+
+def bpsp(model: L3C, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(total bpsp per image, bpsp of the predicted latents) for a batch."""
+    rgb, latent, top = model(x)
+    subpixels = x.shape[1] * x.shape[2] * x.shape[3]
+    return (rgb + latent + top) / subpixels, latent / subpixels
+
+
+@torch.no_grad()
+def evaluate(model: L3C, crops: list[torch.Tensor]) -> float:
+    model.eval()
+    bits = sum(float(bpsp(model, x)[0]) * x[0].numel() for x in crops)
+    model.train()
+    return bits / sum(x[0].numel() for x in crops)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m pillow_l3c.train", description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, required=True, help="folder of training images")
+    p.add_argument("--val", type=Path, help="folder of validation images")
+    p.add_argument("--out", type=Path, default=Path("runs/l3c"))
+    p.add_argument("--steps", type=int, default=1_000_000)
+    p.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)")
+    p.add_argument("--batch", type=int, default=30)
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--min-scale", type=float, default=0.5, help="smallest random downscale")
+    p.add_argument("--optimizer", choices=["rmsprop", "adam"], default="rmsprop")
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--lr-decay", type=float, default=0.75, help="factor every --decay-steps")
+    p.add_argument("--decay-steps", type=int, default=20_000)
+    p.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps")
+    p.add_argument("--rate-warmup", type=int, default=0,
+                   help="steps over which the weight of the latents' bits ramps from 0 to 1")
+    p.add_argument("--init", choices=["pyramid", "random"], default="pyramid",
+                   help="start as a mean pyramid (network/warm_start.py) or from random weights")
+    p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
+    p.add_argument("--filters", type=int, default=64)
+    p.add_argument("--resblocks", type=int, default=8)
+    p.add_argument("--mixtures", type=int, default=10)
+    p.add_argument("--val-crop", type=int, default=256)
+    p.add_argument("--val-every", type=int, default=500)
+    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    return p.parse_args(argv)
+
+
+def make_optimizer(args: argparse.Namespace, model: L3C) -> torch.optim.Optimizer:
+    if args.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=args.lr)
+    return torch.optim.RMSprop(model.parameters(), lr=args.lr)
+
+
+def learning_rate(args: argparse.Namespace, step: int) -> float:
+    warm = min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0
+    return args.lr * warm * args.lr_decay ** (step // args.decay_steps)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    cfg = L3cConfig(mixtures=args.mixtures, filters=args.filters, resblocks=args.resblocks)
+    model = L3C(cfg)
+    if args.init == "pyramid":
+        pyramid_init(model)
+    model = model.to(args.device)
+    opt = make_optimizer(args, model)
+    step, best = 0, math.inf
+    last = args.out / "last.pt"
+    if args.resume and last.exists():
+        ck = torch.load(last, map_location=args.device)
+        cfg = L3cConfig(**ck["config"])
+        model = L3C(cfg).to(args.device)
+        model.load_state_dict(ck["model"])
+        opt = make_optimizer(args, model)
+        opt.load_state_dict(ck["optimizer"])
+        step, best = ck["step"], ck["best_val"]
+        print(f"resumed {last} at step {step}, best val {best:.4f} bpsp", flush=True)
+
+    sampler = CropSampler(load_folder(args.data), args.crop, args.min_scale, args.seed + step)
+    val = center_crops(load_folder(args.val), args.val_crop) if args.val else []
+    val = [v.to(args.device) for v in val]
+    log = (args.out / "log.tsv").open("a")
+    if step == 0:
+        log.write("step\tminutes\ttrain_bpsp\tlatent_bpsp\tval_bpsp\n")
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{n_params / 1e6:.2f}M parameters, config {cfg.to_dict()}", flush=True)
+
+    def save(path: Path) -> None:
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                 "best_val": best, "config": cfg.to_dict(), "args": vars(args) | {
+                     "data": str(args.data), "val": str(args.val), "out": str(args.out)}}
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    start = time.monotonic()
+    running: list[float] = []
+    running_latent: list[float] = []
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(args, step)
+        x = sampler.batch(args.batch).to(args.device)
+        rgb, latent, top = model(x)
+        subpixels = x[0].numel()
+        rate_weight = min(1.0, step / args.rate_warmup) if args.rate_warmup else 1.0
+        loss = (rgb + rate_weight * latent + top).mean() / subpixels
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        step += 1
+        running.append(float(((rgb + latent + top) / subpixels).mean().detach()))
+        running_latent.append(float((latent / subpixels).mean().detach()))
+        minutes = (time.monotonic() - start) / 60
+        done = step >= args.steps or (args.minutes and minutes >= args.minutes)
+        if step % args.val_every == 0 or done:
+            v = evaluate(model, val) if val else math.nan
+            tr = sum(running) / len(running)
+            lat = sum(running_latent) / len(running_latent)
+            running.clear()
+            running_latent.clear()
+            log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{lat:.4f}\t{v:.4f}\n")
+            log.flush()
+            print(f"step {step} {minutes:.1f} min train {tr:.3f} (latents {lat:.3f}) val {v:.3f} bpsp",
+                  flush=True)
+            if v < best:
+                best = v
+                save(args.out / "best.pt")
+        if step % args.ckpt_every == 0 or done:
+            save(last)
+        if done:
+            break
+
+
+if __name__ == "__main__":
+    main()
