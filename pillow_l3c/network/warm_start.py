@@ -21,7 +21,10 @@ from pillow_l3c.network.architecture import L3C, Body, Predictor
 
 COLOURS = 3
 START_LOG_SCALE = math.log(0.05)  # a few intensity levels, in [-1, 1] units
-START_COUPLING = -4.0  # sigmoid(-4) ~ 0.02: channel coupling starts almost off
+# Colour coupling mu_G += a R, mu_B += b R + c G (sigmoid-gated). The residuals of
+# the three planes around their block means are strongly correlated in photos, so the
+# start predicts G from R's residual and B from R's and G's: a = 0.9, b = c = 0.45.
+START_COUPLING = (0.9, 0.45, 0.45)
 
 
 def _zero(module: nn.Conv2d) -> None:
@@ -89,7 +92,14 @@ def _predictor(pred: Predictor, params: int, mixtures: int, channels: int, offse
                 out.weight[mean, c, 0, 0] = 1.0
             out.bias[log_scale] = START_LOG_SCALE
             if params == 4:
-                out.bias[(3 * mixtures + k) * channels + c] = START_COUPLING
+                gate = START_COUPLING[c]
+                out.bias[(3 * mixtures + k) * channels + c] = math.log(gate / (1 - gate))
+        if params == 4:
+            # Subtract the coupled channels' block means, so that mu_G = G_mean + a (R - R_mean).
+            a, b, c_ = START_COUPLING
+            out.weight[(mixtures + k) * 3 + 1, 0, 0, 0] = -a
+            out.weight[(mixtures + k) * 3 + 2, 0, 0, 0] = -b
+            out.weight[(mixtures + k) * 3 + 2, 1, 0, 0] = -c_
 
 
 def pyramid_init(model: L3C) -> L3C:

@@ -1,0 +1,139 @@
+"""The Pillow plugin with the bundled model, on real photo crops and edge cases."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFile, UnidentifiedImageError
+
+import pillow_l3c
+from pillow_l3c import _format
+from pillow_l3c.errors import CorruptStreamError, ModelMismatchError
+
+from .conftest import IMAGES
+
+
+def test_sanity(tmp_path: Path, photo: np.ndarray) -> None:
+    path = tmp_path / "x.l3c"
+    Image.fromarray(photo).save(path)
+    with Image.open(path) as im:
+        assert im.format == "L3C"
+        assert im.format_description == "L3C learned lossless image"
+        assert (im.mode, im.size) == ("RGB", (photo.shape[1], photo.shape[0]))
+        assert Image.MIME["L3C"] == "image/x-l3c"
+        np.testing.assert_array_equal(np.asarray(im), photo)
+
+
+@pytest.mark.parametrize(("w", "h"), [(1, 1), (3, 5), (1, 300), (301, 1), (127, 129)])
+def test_sizes_not_multiple_of_8(w: int, h: int) -> None:
+    with Image.open(IMAGES / "storm_256x192.png") as src:
+        base = np.asarray(src.convert("RGB").resize((max(w, 8), max(h, 8))))
+    pixels = np.ascontiguousarray(base[:h, :w])
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="L3C")
+    buf.seek(0)
+    with Image.open(buf) as im:
+        assert im.size == (w, h)
+        np.testing.assert_array_equal(np.asarray(im), pixels)
+
+
+def test_save_to_file_object_and_encoder_options(small_photo: np.ndarray) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(small_photo).save(buf, format="L3C", device="cpu")
+    assert buf.getvalue() == pillow_l3c.encode(small_photo)  # deterministic encoder
+
+
+def test_open_reads_only_the_header(small_l3c: bytes) -> None:
+    fp = io.BytesIO(small_l3c)
+    with Image.open(fp) as im:
+        assert fp.tell() <= 64 + _format.HEADER_BYTES  # Pillow's prefix read, no sections
+        assert im.info["model_id"] == small_l3c[20:36].hex()
+
+
+def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -> None:
+    path = tmp_path / "x.l3c"
+    path.write_bytes(small_l3c)
+    code = (
+        "import sys, pillow_l3c; from PIL import Image; im = Image.open(sys.argv[1]); "
+        "print(im.size, 'torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True,
+                         capture_output=True, text=True).stdout
+    assert out.strip() == "(64, 48) False"
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "1", "I", "I;16", "F", "CMYK", "YCbCr"])
+def test_other_modes_are_refused_before_writing(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / "x.l3c"
+    with pytest.raises(OSError, match=f"cannot write mode {mode} as L3C"):
+        Image.new(mode, (8, 8)).save(path)
+    assert not path.exists()
+    buf = io.BytesIO()
+    with pytest.raises(OSError, match=f"cannot write mode {mode} as L3C"):
+        Image.new(mode, (8, 8)).save(buf, format="L3C")
+    assert buf.getvalue() == b""
+
+
+def test_not_l3c_falls_through_to_other_plugins() -> None:
+    with Image.open(IMAGES / "ladybird_64x48.png") as im:
+        assert im.format == "PNG"
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(b"\x89L3C\r\n\x1a\n" + bytes(60)))  # damaged header
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(b"not an image at all, not even close"))
+
+
+@pytest.mark.parametrize("keep", [46, 47, 60, 200, -20, -1])
+def test_truncated(small_l3c: bytes, keep: int) -> None:
+    with Image.open(io.BytesIO(small_l3c[:keep])) as im:
+        with pytest.raises(OSError, match="image file is truncated"):
+            im.load()
+
+
+def test_truncated_with_load_truncated_images(small_l3c: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(small_l3c[:-100])) as im:
+        im.load()
+        assert im.size == (64, 48)
+
+
+def test_damaged_payload_raises_never_wrong_pixels(small_l3c: bytes) -> None:
+    for offset in range(_format.HEADER_BYTES, len(small_l3c), max(1, len(small_l3c) // 40)):
+        damaged = bytearray(small_l3c)
+        damaged[offset] ^= 0x04
+        with Image.open(io.BytesIO(bytes(damaged))) as im, pytest.raises(CorruptStreamError):
+            im.load()
+
+
+def test_pixel_checksum_guards_the_decoded_image(small_l3c: bytes) -> None:
+    damaged = bytearray(small_l3c)
+    damaged[36] ^= 1  # the stored pixel CRC; then re-seal the header checksum
+    import zlib
+
+    damaged[42:46] = zlib.crc32(bytes(damaged[:42])).to_bytes(4, "big")
+    with pytest.raises(CorruptStreamError, match="pixel checksum"):
+        pillow_l3c.decode(bytes(damaged))
+
+
+def test_other_model_is_named(tmp_path: Path, small_l3c: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from pillow_l3c.network.architecture import L3C, L3cConfig
+    from pillow_l3c.network.export import export
+
+    torch.manual_seed(1)
+    other = tmp_path / "other.pt"
+    other_id = export(L3C(L3cConfig(filters=8, resblocks=1, mixtures=2)), other)
+    monkeypatch.setenv("PILLOW_L3C_WEIGHTS", str(other))
+    with pytest.raises(ModelMismatchError) as err:
+        pillow_l3c.decode(small_l3c)
+    assert small_l3c[20:36].hex() in str(err.value)
+    assert other_id.hex() in str(err.value)
+    # and a file written by that model round-trips with it
+    pixels = np.zeros((9, 10, 3), np.uint8)
+    np.testing.assert_array_equal(pillow_l3c.decode(pillow_l3c.encode(pixels)), pixels)
