@@ -51,12 +51,12 @@ LogisticMixture MakeMixture(const IntArray& weights, const IntArray& means,
                             const IntArray& inv_scales, size_t n, int alphabet,
                             int precision) {
   if (weights.ndim() != 2 || means.ndim() != 2 || inv_scales.ndim() != 2) {
-    throw std::invalid_argument("mixture parameters must have shape (K, n)");
+    throw std::invalid_argument("mixture parameters must have shape (n, K)");
   }
-  const auto k = weights.shape(0);
+  const auto k = weights.shape(1);
   for (const IntArray* a : {&weights, &means, &inv_scales}) {
-    if (a->shape(0) != k || static_cast<size_t>(a->shape(1)) != n) {
-      throw std::invalid_argument("mixture parameters must all have shape (K, n)");
+    if (a->shape(1) != k || static_cast<size_t>(a->shape(0)) != n) {
+      throw std::invalid_argument("mixture parameters must all have shape (n, K)");
     }
   }
   if (k < 1 || k > 64) {
@@ -115,6 +115,7 @@ PYBIND11_MODULE(_coder, m) {
   m.attr("MAX_PRECISION") = pillow_l3c::kMaxPrecision;
   m.attr("MEAN_FRACTION_BITS") = pillow_l3c::kMeanFraction;
   m.attr("INV_SCALE_FRACTION_BITS") = pillow_l3c::kInvScaleFraction;
+  m.attr("WEIGHT_BITS") = pillow_l3c::kWeightBits;
 
   static py::object corrupt =
       py::module_::import("pillow_l3c.errors").attr("CorruptStreamError");
@@ -151,12 +152,12 @@ PYBIND11_MODULE(_coder, m) {
       },
       py::arg("symbols"), py::arg("weights"), py::arg("means"), py::arg("inv_scales"),
       py::arg("alphabet"), py::arg("precision") = 16,
-      "Encode int32 symbols (n,) under integer logistic mixtures, each (K, n).");
+      "Encode int32 symbols (n,) under integer logistic mixtures, each (n, K).");
   m.def(
       "decode_mixture",
       [](const py::buffer& data, const IntArray& weights, const IntArray& means,
          const IntArray& inv_scales, int alphabet, int precision) {
-        const size_t n = weights.ndim() == 2 ? static_cast<size_t>(weights.shape(1)) : 0;
+        const size_t n = weights.ndim() == 2 ? static_cast<size_t>(weights.shape(0)) : 0;
         LogisticMixture dist =
             MakeMixture(weights, means, inv_scales, n, alphabet, precision);
         dist.Validate();
@@ -169,7 +170,7 @@ PYBIND11_MODULE(_coder, m) {
       "mixture_cdf",
       [](const IntArray& weights, const IntArray& means, const IntArray& inv_scales,
          int alphabet, int precision) {
-        const size_t n = weights.ndim() == 2 ? static_cast<size_t>(weights.shape(1)) : 0;
+        const size_t n = weights.ndim() == 2 ? static_cast<size_t>(weights.shape(0)) : 0;
         LogisticMixture dist =
             MakeMixture(weights, means, inv_scales, n, alphabet, precision);
         dist.Validate();

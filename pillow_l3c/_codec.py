@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     import torch
 
 PRECISION = 16  # CDF precision of every stream, in bits
-WEIGHT_SCALE = 1 << 12  # mixture weights are integers summing to about 4096
 PAD_MULTIPLE = 8  # three stride-2 scales
 
 
@@ -40,7 +39,7 @@ def plane_tag(plane: int) -> bytes:
 def quantize_mixture(
     logits: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Float mixture (K, n) in bins -> the coder's integer parameters (K, n).
+    """Float mixture (K, n) in bins -> the coder's integer parameters (n, K).
 
     This is the single place where floats become the integers that decide every CDF;
     encoder and decoder must call it on identical tensors.
@@ -49,10 +48,14 @@ def quantize_mixture(
 
     from pillow_l3c import _coder
 
-    weights = torch.round(torch.softmax(logits.float(), dim=0) * WEIGHT_SCALE)
+    # Weights sum to exactly 2^12: floor, then the largest takes the remainder.
+    probs = torch.softmax(logits.float(), dim=0)
+    weights = torch.floor(probs * (1 << _coder.WEIGHT_BITS))
+    remainder = (1 << _coder.WEIGHT_BITS) - weights.sum(dim=0, keepdim=True)
+    weights.scatter_add_(0, probs.argmax(dim=0, keepdim=True), remainder)
     means = torch.round(mean.float() * (1 << _coder.MEAN_FRACTION_BITS)).clamp(-(1 << 28), 1 << 28)
     inv = torch.round((1 << _coder.INV_SCALE_FRACTION_BITS) / scale.float()).clamp(1, 1 << 20)
-    return tuple(t.to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
+    return tuple(t.t().contiguous().to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
 
 
 def uniform_cdf(alphabet: int) -> np.ndarray:

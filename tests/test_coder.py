@@ -150,10 +150,17 @@ def test_non_monotone_cdf_on_decode_raises() -> None:
         _coder.decode_cdf(data, bad, 8)
 
 
+def normalized_weights(w: np.ndarray) -> np.ndarray:
+    """Integer weights summing to exactly 4096 per row, as the coder requires."""
+    w = w * 4096 // w.sum(1, keepdims=True)
+    w[np.arange(len(w)), w.argmax(1)] += 4096 - w.sum(1)
+    return w.astype(np.int32)
+
+
 def mixture(n: int, k: int, alphabet: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    w = RNG.integers(1, 4096 // k, (k, n)).astype(np.int32)
-    mu = (RNG.uniform(-2, alphabet + 2, (k, n)) * 256).astype(np.int32)
-    inv = (4096 / RNG.uniform(0.1, alphabet / 4, (k, n))).astype(np.int32) + 1
+    w = normalized_weights(RNG.integers(1, 4096 // k, (n, k)))
+    mu = (RNG.uniform(-2, alphabet + 2, (n, k)) * 256).astype(np.int32)
+    inv = (4096 / RNG.uniform(0.1, alphabet / 4, (n, k))).astype(np.int32) + 1
     return w, mu, inv
 
 
@@ -185,12 +192,14 @@ def test_mixture_cdf_follows_the_logistic() -> None:
 def test_mixture_rejects_bad_parameters() -> None:
     w, mu, inv = mixture(10, 3, 256)
     symbols = np.zeros(10, np.int32)
-    with pytest.raises(ValueError, match="sum to"):
+    with pytest.raises(ValueError, match="sum to 4096"):
         _coder.encode_mixture(symbols, np.zeros_like(w), mu, inv, 256)
+    with pytest.raises(ValueError, match="sum to 4096"):
+        _coder.encode_mixture(symbols, w + 1, mu, inv, 256)
     with pytest.raises(ValueError, match="out of range"):
         _coder.encode_mixture(symbols, w, mu, -inv, 256)
     with pytest.raises(ValueError, match="shape"):
-        _coder.encode_mixture(symbols, w[:, :5], mu, inv, 256)
+        _coder.encode_mixture(symbols, w[:5], mu, inv, 256)
 
 
 def test_threads_code_independently() -> None:

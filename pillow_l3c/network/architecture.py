@@ -171,6 +171,9 @@ class L3C(nn.Module):
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Bits of the RGB scale, of z(1)..z(S-1) under their predictors, and of z(S).
 
+        In eval mode the bits are what the coder pays; in training mode the gradient-
+        friendly bound without the coder's probability floor (see mixture_nll_bits).
+
         ``x`` is float RGB in [0, 255], shape (B, 3, H, W), H and W multiples of 8.
         Returns total bits per batch element for (rgb, predicted latents, top latent).
         """
@@ -194,7 +197,9 @@ class L3C(nn.Module):
                 rgb_bits = self._rgb_bits(params, x)
             else:
                 logits, mu, scale = self._latent_mixture(params)
-                bits = mixture_nll_bits(symbols[s - 2], logits, mu, scale, self.levels)
+                bits = mixture_nll_bits(
+                    symbols[s - 2], logits, mu, scale, self.levels, floor=not self.training
+                )
                 latent_bits = latent_bits + bits.flatten(1).sum(1)
         return rgb_bits, latent_bits, top_bits
 
@@ -204,7 +209,8 @@ class L3C(nn.Module):
         bits = torch.zeros(x.shape[0], device=x.device)
         for c in range(3):
             logits, mu, scale = self._rgb_mixture(params, c, x)
-            bits = bits + mixture_nll_bits(target[:, c], logits, mu, scale, 256).flatten(1).sum(1)
+            nll = mixture_nll_bits(target[:, c], logits, mu, scale, 256, floor=not self.training)
+            bits = bits + nll.flatten(1).sum(1)
         return bits
 
     # -- shared by training and the codec ---------------------------------------------
@@ -276,17 +282,32 @@ class L3C(nn.Module):
         return logits.reshape(k, -1), mu.reshape(k, -1), scale.reshape(k, -1)
 
 
-def mixture_nll_bits(target: Tensor, logits: Tensor, mu: Tensor, scale: Tensor, alphabet: int) -> Tensor:
+def mixture_nll_bits(
+    target: Tensor, logits: Tensor, mu: Tensor, scale: Tensor, alphabet: int, floor: bool = True
+) -> Tensor:
     """Bits of integer ``target`` under a discretized logistic mixture (dim 1 = K).
 
-    The outermost bins extend to infinity, matching the coder's CDF.
+    The outermost bins extend to infinity, as in the coder. With ``floor`` every
+    symbol keeps at least 2^-16 of probability, as in the coder, so this is what a
+    file costs; training uses ``floor=False``, whose gradient does not vanish for
+    symbols the model has (wrongly) made improbable.
+    The bin probability is computed in log space,
+    log(sig(a) - sig(b)) = logsig(a) + logsig(-b) + log(1 - exp(b - a)),
+    which keeps a gradient even where the difference underflows in float32: without
+    it a confident, wrong prediction gets no gradient back and training blows up.
     """
     t = target.unsqueeze(1).to(mu.dtype)
     inv = 1.0 / scale
-    upper = torch.sigmoid((t + 0.5 - mu) * inv)
-    lower = torch.sigmoid((t - 0.5 - mu) * inv)
-    upper = torch.where(t >= alphabet - 1, torch.ones_like(upper), upper)
-    lower = torch.where(t <= 0, torch.zeros_like(lower), lower)
-    prob = (upper - lower).clamp(min=1e-9)
-    log_p = torch.logsumexp(F.log_softmax(logits, dim=1) + torch.log(prob), dim=1)
-    return -log_p / torch.log(torch.tensor(2.0))
+    a = (t + 0.5 - mu) * inv
+    b = (t - 0.5 - mu) * inv
+    top = t >= alphabet - 1
+    bottom = t <= 0
+    zero = torch.zeros_like(a)
+    log_p = torch.where(top, zero, F.logsigmoid(a)) + torch.where(bottom, zero, F.logsigmoid(-b))
+    width = torch.log((-torch.expm1(-inv.expand_as(a))).clamp(min=1e-30))
+    log_p = log_p + torch.where(top | bottom, zero, width)
+    log_mix = torch.logsumexp(F.log_softmax(logits, dim=1) + log_p, dim=1)
+    if floor:
+        least = torch.full_like(log_mix, math.log(2.0**-16))
+        log_mix = torch.logaddexp(log_mix + math.log1p(-alphabet / 2.0**16), least)
+    return -log_mix / math.log(2.0)
