@@ -19,7 +19,7 @@ from pillow_l3c import _coder
 
 
 def peaked_case(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
-    k, alphabet = 5, 256
+    k = 5
     centre = rng.uniform(20, 235, (n, 1))
     w = rng.integers(1, 4096 // k, (n, k))
     w = w * 4096 // w.sum(1, keepdims=True)
@@ -30,7 +30,7 @@ def peaked_case(n: int, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
     return w, mu, inv
 
 
-def best_of(fn, repeats: int = 3) -> float:  # noqa: ANN001
+def best_of(fn, repeats: int = 3) -> float:
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
@@ -56,8 +56,12 @@ def rate(n: int, seconds: float) -> str:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--symbols", type=int, default=2_000_000)
-    p.add_argument("--table-symbols", type=int, default=250_000,
-                   help="symbols of the table case (its rows take 1 KiB each)")
+    p.add_argument(
+        "--table-symbols",
+        type=int,
+        default=250_000,
+        help="symbols of the table case (its rows take 1 KiB each)",
+    )
     args = p.parse_args()
     n, nt = args.symbols, args.table_symbols
     rng = np.random.default_rng(0)
@@ -68,8 +72,13 @@ def main() -> None:
     mdata = _coder.encode_mixture(symbols, w, mu, inv, 256)
     t_enc = best_of(lambda: _coder.encode_mixture(symbols, w, mu, inv, 256))
     t_dec = best_of(lambda: _coder.decode_mixture(mdata, w, mu, inv, 256))
-    print(f"logistic-mixture coder (what the codec uses: K=5, CDF computed in the coder), {n} symbols:")
-    print(f"  encode {rate(n, t_enc)}, decode {rate(n, t_dec)}, {len(mdata) * 8 / n:.3f} bits/symbol")
+    print(
+        "logistic-mixture coder (what the codec uses: K=5, CDF computed in the coder),",
+        f"{n} symbols:",
+    )
+    print(
+        f"  encode {rate(n, t_enc)}, decode {rate(n, t_dec)}, {len(mdata) * 8 / n:.3f} bits/symbol"
+    )
 
     cdf = _coder.mixture_cdf(w[:nt], mu[:nt], inv[:nt], 256)
     sym = symbols[:nt]
@@ -79,8 +88,10 @@ def main() -> None:
     freq = cdf[np.arange(nt), sym + 1] - cdf[np.arange(nt), sym]
     entropy = float(np.sum(16 - np.log2(freq))) / nt
     print(f"CDF-table coder, one 257-entry row per symbol ({nt} symbols, rows not cache-resident):")
-    print(f"  encode {rate(nt, t_enc)}, decode {rate(nt, t_dec)}, "
-          f"{len(data) * 8 / nt:.4f} bits/symbol (ideal {entropy:.4f})")
+    print(
+        f"  encode {rate(nt, t_enc)}, decode {rate(nt, t_dec)}, "
+        f"{len(data) * 8 / nt:.4f} bits/symbol (ideal {entropy:.4f})"
+    )
 
 
 if __name__ == "__main__":

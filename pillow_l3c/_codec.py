@@ -59,7 +59,9 @@ def quantize_mixture(
 
 
 def uniform_cdf(alphabet: int) -> np.ndarray:
-    return ((np.arange(alphabet + 1, dtype=np.int64) << PRECISION) // alphabet).astype(np.int32)[None]
+    return ((np.arange(alphabet + 1, dtype=np.int64) << PRECISION) // alphabet).astype(np.int32)[
+        None
+    ]
 
 
 def pad_image(pixels: np.ndarray) -> np.ndarray:
@@ -167,7 +169,9 @@ def decode_container(container: Container, device: str | None = None) -> np.ndar
             feat, params = net.predict(s, z, feat)
             if s > 1:
                 mix = quantize_mixture(*net.latent_mixture(params))
-                sym = _coder.decode_mixture(sections[latent_tag(s - 1)], *mix, model.levels, PRECISION)
+                sym = _coder.decode_mixture(
+                    sections[latent_tag(s - 1)], *mix, model.levels, PRECISION
+                )
                 z = torch.from_numpy(sym.astype(np.int64)).reshape(1, *shapes[s - 2]).to(dev)
         x = torch.zeros((1, header.planes, hp, wp), dtype=torch.uint8, device=dev)
         pixels = np.empty((h, w, header.planes), dtype=np.uint8)

@@ -55,8 +55,17 @@ class Header:
 
     def pack(self) -> bytes:
         code = MODES[self.mode][0]
-        head = _HEAD.pack(MAGIC, self.version, self.width, self.height, code, 0,
-                          self.model_id, self.pixel_crc, self.section_count)
+        head = _HEAD.pack(
+            MAGIC,
+            self.version,
+            self.width,
+            self.height,
+            code,
+            0,
+            self.model_id,
+            self.pixel_crc,
+            self.section_count,
+        )
         return head + _CRC.pack(zlib.crc32(head))
 
 

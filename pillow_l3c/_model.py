@@ -89,7 +89,11 @@ def load(device: str | None = None) -> LoadedModel:
     key = (path, path.stat().st_mtime_ns, str(dev))
     with _lock:
         if key not in _loaded:
-            module = torch.jit.load(str(path), map_location=dev).eval()
+            with warnings.catch_warnings():
+                # TorchScript is the bundled format by design (no Python needed to run
+                # the model); torch 2.13 marks it deprecated in favour of torch.export.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                module = torch.jit.load(str(path), map_location=dev).eval()
             _loaded[key] = LoadedModel(
                 module=module,
                 model_id=model_id(path),

@@ -69,8 +69,10 @@ def _bpsp(path: Path) -> float:
 def _info(path: Path) -> str:
     with path.open("rb") as f:
         h = _format.read_header(f)
-    return (f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
-            f"model {h.model_id.hex()}, {_bpsp(path):.3f} bpsp")
+    return (
+        f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
+        f"model {h.model_id.hex()}, {_bpsp(path):.3f} bpsp"
+    )
 
 
 def _compare(path: Path, device: str | None) -> str:
@@ -84,11 +86,13 @@ def _compare(path: Path, device: str | None) -> str:
         raise pillow_l3c.L3cError(msg)
     subpixels = rgb.width * rgb.height * 3
     l3c, png_bpsp = len(data) * 8 / subpixels, len(png.getvalue()) * 8 / subpixels
-    return (f"{path}: {rgb.width}x{rgb.height}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
-            f"({100 * (l3c / png_bpsp - 1):+.1f}%)  round trip exact")
+    return (
+        f"{path}: {rgb.width}x{rgb.height}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
+        f"({100 * (l3c / png_bpsp - 1):+.1f}%)  round trip exact"
+    )
 
 
-def _array(im: Image.Image):  # noqa: ANN202 - numpy is imported lazily
+def _array(im: Image.Image):
     import numpy as np
 
     return np.asarray(im)

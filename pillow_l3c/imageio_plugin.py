@@ -52,8 +52,13 @@ class L3cPlugin(PluginV3):
     def iter(self) -> Any:
         yield self.read()
 
-    def write(self, ndimage: np.ndarray | list[np.ndarray], *, is_batch: bool = False,
-              device: str | None = None) -> bytes | None:
+    def write(
+        self,
+        ndimage: np.ndarray | list[np.ndarray],
+        *,
+        is_batch: bool = False,
+        device: str | None = None,
+    ) -> bytes | None:
         image = np.asarray(ndimage)
         if is_batch:
             if image.shape[0] != 1:
@@ -85,7 +90,9 @@ def register() -> None:
         name=PLUGIN_NAME, class_name="L3cPlugin", module_name=__name__
     )
     ext = config.FileExtension(
-        extension=".l3c", priority=[PLUGIN_NAME], name="L3C",
+        extension=".l3c",
+        priority=[PLUGIN_NAME],
+        name="L3C",
         description="L3C learned lossless image",
     )
     config.known_extensions[".l3c"] = [ext]

@@ -99,12 +99,16 @@ def evaluate(model: L3C, crops: list[torch.Tensor]) -> float:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m pillow_l3c.train", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m pillow_l3c.train", description=__doc__.split("\n")[0]
+    )
     p.add_argument("--data", type=Path, required=True, help="folder of training images")
     p.add_argument("--val", type=Path, help="folder of validation images")
     p.add_argument("--out", type=Path, default=Path("runs/l3c"))
     p.add_argument("--steps", type=int, default=1_000_000)
-    p.add_argument("--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)")
+    p.add_argument(
+        "--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)"
+    )
     p.add_argument("--batch", type=int, default=30)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--min-scale", type=float, default=0.5, help="smallest random downscale")
@@ -113,10 +117,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr-decay", type=float, default=0.75, help="factor every --decay-steps")
     p.add_argument("--decay-steps", type=int, default=20_000)
     p.add_argument("--warmup", type=int, default=0, help="linear learning-rate warm-up steps")
-    p.add_argument("--rate-warmup", type=int, default=0,
-                   help="steps over which the weight of the latents' bits ramps from 0 to 1")
-    p.add_argument("--init", choices=["pyramid", "random"], default="pyramid",
-                   help="start as a mean pyramid (network/warm_start.py) or from random weights")
+    p.add_argument(
+        "--rate-warmup",
+        type=int,
+        default=0,
+        help="steps over which the weight of the latents' bits ramps from 0 to 1",
+    )
+    p.add_argument(
+        "--init",
+        choices=["pyramid", "random"],
+        default="pyramid",
+        help="start as a mean pyramid (network/warm_start.py) or from random weights",
+    )
     p.add_argument("--clip", type=float, default=1.0, help="gradient norm clip")
     p.add_argument("--filters", type=int, default=64)
     p.add_argument("--resblocks", type=int, default=8)
@@ -176,9 +188,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{n_params / 1e6:.2f}M parameters, config {cfg.to_dict()}", flush=True)
 
     def save(path: Path) -> None:
-        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
-                 "best_val": best, "config": cfg.to_dict(), "args": vars(args) | {
-                     "data": str(args.data), "val": str(args.val), "out": str(args.out)}}
+        state = {
+            "model": model.state_dict(),
+            "optimizer": opt.state_dict(),
+            "step": step,
+            "best_val": best,
+            "config": cfg.to_dict(),
+            "args": vars(args)
+            | {"data": str(args.data), "val": str(args.val), "out": str(args.out)},
+        }
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)
         tmp.replace(path)
@@ -211,8 +229,11 @@ def main(argv: list[str] | None = None) -> None:
             running_latent.clear()
             log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{lat:.4f}\t{v:.4f}\n")
             log.flush()
-            print(f"step {step} {minutes:.1f} min train {tr:.3f} (latents {lat:.3f}) val {v:.3f} bpsp",
-                  flush=True)
+            print(
+                f"step {step} {minutes:.1f} min train {tr:.3f} (latents {lat:.3f})",
+                f"val {v:.3f} bpsp",
+                flush=True,
+            )
             if v < best:
                 best = v
                 save(args.out / "best.pt")

@@ -62,8 +62,9 @@ def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -
         "import sys, pillow_l3c; from PIL import Image; im = Image.open(sys.argv[1]); "
         "print(im.size, 'torch' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
+    ).stdout
     assert out.strip() == "(64, 48) False"
 
 
@@ -90,12 +91,16 @@ def test_not_l3c_falls_through_to_other_plugins() -> None:
 
 @pytest.mark.parametrize("keep", [46, 47, 60, 200, -20, -1])
 def test_truncated(small_l3c: bytes, keep: int) -> None:
-    with Image.open(io.BytesIO(small_l3c[:keep])) as im:
-        with pytest.raises(OSError, match="image file is truncated"):
-            im.load()
+    with (
+        Image.open(io.BytesIO(small_l3c[:keep])) as im,
+        pytest.raises(OSError, match="image file is truncated"),
+    ):
+        im.load()
 
 
-def test_truncated_with_load_truncated_images(small_l3c: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_truncated_with_load_truncated_images(
+    small_l3c: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
     with Image.open(io.BytesIO(small_l3c[:-100])) as im:
         im.load()
@@ -120,7 +125,9 @@ def test_pixel_checksum_guards_the_decoded_image(small_l3c: bytes) -> None:
         pillow_l3c.decode(bytes(damaged))
 
 
-def test_other_model_is_named(tmp_path: Path, small_l3c: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_other_model_is_named(
+    tmp_path: Path, small_l3c: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import torch
 
     from pillow_l3c.network.architecture import L3C, L3cConfig

@@ -13,8 +13,14 @@ from pillow_l3c.errors import CorruptStreamError, L3cError
 
 
 def header(**kw: object) -> Header:
-    fields = {"width": 77, "height": 53, "mode": "RGB", "model_id": bytes(range(16)),
-              "pixel_crc": 0xDEADBEEF, "section_count": 2}
+    fields = {
+        "width": 77,
+        "height": 53,
+        "mode": "RGB",
+        "model_id": bytes(range(16)),
+        "pixel_crc": 0xDEADBEEF,
+        "section_count": 2,
+    }
     fields.update(kw)
     return Header(**fields)  # type: ignore[arg-type]
 

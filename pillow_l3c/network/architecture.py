@@ -159,10 +159,7 @@ class L3C(nn.Module):
         )
         # Coarse to fine: predictors[i] is D(S - i); the last one, D(1), predicts RGB.
         self.predictors = nn.ModuleList(
-            [
-                Predictor(cfg, k * 3 * 4 if s == 1 else k * c * 3)
-                for s in range(cfg.scales, 0, -1)
-            ]
+            [Predictor(cfg, k * 3 * 4 if s == 1 else k * c * 3) for s in range(cfg.scales, 0, -1)]
         )
         self.quantizer = Quantizer(cfg.levels)
 
@@ -186,7 +183,9 @@ class L3C(nn.Module):
             latents.append(zq)
             symbols.append(sym)
         top = symbols[-1]
-        top_bits = torch.full((x.shape[0],), top[0].numel() * math.log2(self.levels), device=x.device)
+        top_bits = torch.full(
+            (x.shape[0],), top[0].numel() * math.log2(self.levels), device=x.device
+        )
         feat: Tensor | None = None
         latent_bits = torch.zeros(x.shape[0], device=x.device)
         rgb_bits = torch.zeros(x.shape[0], device=x.device)
@@ -223,7 +222,9 @@ class L3C(nn.Module):
         scale = torch.exp(p[:, 2].clamp(min=self.log_scale_min)) * half
         return p[:, 0], mu, scale
 
-    def _rgb_mixture(self, params: Tensor, channel: int, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def _rgb_mixture(
+        self, params: Tensor, channel: int, x: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
         """Mixture of one colour channel, coupled to the channels decoded before it.
 
         ``x`` holds samples in [0, 255]; only channels below ``channel`` are read.

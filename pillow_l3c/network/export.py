@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import warnings
 from pathlib import Path
 
 import torch
@@ -18,7 +19,9 @@ from pillow_l3c.network.architecture import L3C, L3cConfig
 
 
 def script(model: L3C) -> torch.jit.ScriptModule:
-    return torch.jit.script(model.eval())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # see _model.load
+        return torch.jit.script(model.eval())
 
 
 def export(model: L3C, out: Path) -> bytes:
@@ -37,7 +40,9 @@ def load_checkpoint(path: Path) -> L3C:
 
 
 def main(argv: list[str] | None = None) -> None:
-    p = argparse.ArgumentParser(prog="python -m pillow_l3c.network.export", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m pillow_l3c.network.export", description=__doc__.split("\n")[0]
+    )
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
     args = p.parse_args(argv)
