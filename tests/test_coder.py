@@ -25,7 +25,9 @@ def cdf_from_probs(p: np.ndarray, precision: int = 16) -> np.ndarray:
 
 def sample(cdf: np.ndarray) -> np.ndarray:
     u = RNG.integers(0, cdf[:, -1], size=cdf.shape[0])
-    return np.array([np.searchsorted(row, v, side="right") - 1 for row, v in zip(cdf, u, strict=True)], np.int32)
+    return np.array(
+        [np.searchsorted(row, v, side="right") - 1 for row, v in zip(cdf, u, strict=True)], np.int32
+    )
 
 
 def ideal_bits(symbols: np.ndarray, cdf: np.ndarray, precision: int = 16) -> float:
