@@ -144,3 +144,15 @@ def test_other_model_is_named(
     # and a file written by that model round-trips with it
     pixels = np.zeros((9, 10, 3), np.uint8)
     np.testing.assert_array_equal(pillow_l3c.decode(pillow_l3c.encode(pixels)), pixels)
+
+
+@pytest.mark.gpu
+def test_gpu_encode_decodes_on_gpu(photo: np.ndarray) -> None:
+    data = pillow_l3c.encode(photo, device="cuda")
+    np.testing.assert_array_equal(pillow_l3c.decode(data, device="cuda"), photo)
+    pillow_l3c.register("cuda")
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            np.testing.assert_array_equal(np.asarray(im), photo)
+    finally:
+        pillow_l3c.register(None)
