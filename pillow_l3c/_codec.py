@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import io
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
@@ -48,14 +50,22 @@ def quantize_mixture(
 
     from pillow_l3c import _coder
 
-    # Weights sum to exactly 2^12: floor, then the largest takes the remainder.
-    probs = torch.softmax(logits.float(), dim=0)
-    weights = torch.floor(probs * (1 << _coder.WEIGHT_BITS))
-    remainder = (1 << _coder.WEIGHT_BITS) - weights.sum(dim=0, keepdim=True)
-    weights.scatter_add_(0, probs.argmax(dim=0, keepdim=True), remainder)
+    # Weights sum to exactly 2^12: floor, then the first takes the remainder (< K).
+    weights = torch.floor(torch.softmax(logits.float(), dim=0) * (1 << _coder.WEIGHT_BITS))
+    weights[0] += (1 << _coder.WEIGHT_BITS) - weights.sum(dim=0)
     means = torch.round(mean.float() * (1 << _coder.MEAN_FRACTION_BITS)).clamp(-(1 << 28), 1 << 28)
     inv = torch.round((1 << _coder.INV_SCALE_FRACTION_BITS) / scale.float()).clamp(1, 1 << 20)
     return tuple(t.t().contiguous().to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
+
+
+@contextmanager
+def _inference() -> Iterator[None]:
+    """No autograd, and no TorchScript profiling: the profiling executor re-optimizes
+    for every new image shape, which doubled the time of a one-off encode."""
+    import torch
+
+    with torch.inference_mode(), torch.jit.optimized_execution(False):
+        yield
 
 
 def uniform_cdf(alphabet: int) -> np.ndarray:
@@ -86,7 +96,7 @@ def encode(pixels: np.ndarray, mode: str = "RGB", device: str | None = None) -> 
     model = _model.load(device)
     net, dev = model.module, model.device
     sections: dict[bytes, bytes] = {}
-    with torch.inference_mode():
+    with _inference():
         x = torch.from_numpy(pad_image(pixels)).permute(2, 0, 1)[None].contiguous().to(dev)
         symbols = net.extract(x)
         top = symbols[-1].reshape(-1).to(torch.int32).cpu().numpy()
@@ -158,7 +168,7 @@ def decode_container(container: Container, device: str | None = None) -> np.ndar
     h, w = header.height, header.width
     hp, wp = h + (-h % PAD_MULTIPLE), w + (-w % PAD_MULTIPLE)
     shapes = [(model.latent_shape(s, hp, wp)) for s in range(1, model.scales + 1)]
-    with torch.inference_mode():
+    with _inference():
         n_top = int(np.prod(shapes[-1]))
         top = _coder.decode_cdf(
             sections[latent_tag(model.scales)], uniform_cdf(model.levels), n_top, PRECISION
