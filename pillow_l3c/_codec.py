@@ -91,8 +91,16 @@ def encode(pixels: np.ndarray, mode: str = "RGB", device: str | None = None) -> 
     if mode not in _format.MODES:
         msg = f"cannot write mode {mode} as L3C"
         raise OSError(msg)
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    h, w, planes = pixels.shape
+    planes = _format.MODES[mode][1]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != planes:
+        got = f"{pixels.dtype} {pixels.shape}"
+        msg = f"{mode} needs a uint8 array of shape (H, W, {planes}), got {got}"
+        raise ValueError(msg)
+    if min(pixels.shape[:2]) < 1 or max(pixels.shape[:2]) > _format.MAX_DIMENSION:
+        msg = f"cannot store an image of {pixels.shape[1]}x{pixels.shape[0]} pixels"
+        raise ValueError(msg)
+    pixels = np.ascontiguousarray(pixels)
+    h, w = pixels.shape[:2]
     model = _model.load(device)
     net, dev = model.module, model.device
     sections: dict[bytes, bytes] = {}

@@ -156,3 +156,17 @@ def test_gpu_encode_decodes_on_gpu(photo: np.ndarray) -> None:
             np.testing.assert_array_equal(np.asarray(im), photo)
     finally:
         pillow_l3c.register(None)
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.zeros((4, 4), np.uint8),
+        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((4, 4, 3), np.uint16),
+        np.zeros((0, 4, 3), np.uint8),
+    ],
+)
+def test_encode_api_rejects_other_arrays(array: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"uint8 array of shape|cannot store an image"):
+        pillow_l3c.encode(array)
