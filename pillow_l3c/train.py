@@ -11,6 +11,7 @@ make a run resumable; ``log.tsv`` records train and validation bpsp as it goes.
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 import random
 import time
@@ -201,6 +202,10 @@ def main(argv: list[str] | None = None) -> None:
         torch.save(state, tmp)
         tmp.replace(path)
 
+    # Divergence guard: the state at the last validation, restored (with half the
+    # learning rate) if the training bpsp of a period jumps past 1.5x the previous one.
+    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+    previous = math.inf
     start = time.monotonic()
     running: list[float] = []
     running_latent: list[float] = []
@@ -222,11 +227,20 @@ def main(argv: list[str] | None = None) -> None:
         minutes = (time.monotonic() - start) / 60
         done = step >= args.steps or (args.minutes and minutes >= args.minutes)
         if step % args.val_every == 0 or done:
-            v = evaluate(model, val) if val else math.nan
             tr = sum(running) / len(running)
             lat = sum(running_latent) / len(running_latent)
             running.clear()
             running_latent.clear()
+            if tr > 1.5 * previous and not done:
+                model.load_state_dict(good[0])
+                opt.load_state_dict(good[1])
+                args.lr *= 0.5
+                print(f"step {step}: diverged ({tr:.2f} bpsp), restored, lr now {args.lr:g}")
+                log.write(f"# step {step} diverged, restored the state of the last check\n")
+                continue
+            previous = tr
+            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+            v = evaluate(model, val) if val else math.nan
             log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{lat:.4f}\t{v:.4f}\n")
             log.flush()
             print(

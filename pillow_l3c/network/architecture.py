@@ -20,6 +20,10 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 LOG_SCALE_MIN = -7.0  # the paper clamps log-scales here (in [-1, 1] units)
+# Latents get a wider floor, 0.15 of a level: a predictor that became certain of a
+# latent (scale ~0.01 level) made the move of one latent by one level cost ~100 bits,
+# and training diverged within a few hundred steps every time.
+LATENT_SCALE_MIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -153,6 +157,7 @@ class L3C(nn.Module):
         self.latent_channels = cfg.latent_channels
         self.levels = cfg.levels
         self.log_scale_min = LOG_SCALE_MIN
+        self.latent_log_scale_min = math.log(LATENT_SCALE_MIN / ((cfg.levels - 1) / 2.0))
         cf, c, k = cfg.filters, cfg.latent_channels, cfg.mixtures
         self.extractors = nn.ModuleList(
             [Extractor(3 if s == 0 else cf, cfg) for s in range(cfg.scales)]
@@ -224,7 +229,7 @@ class L3C(nn.Module):
         p = params.view(b, 3, self.mixtures, self.latent_channels, hh, ww)
         half = (self.levels - 1) / 2.0
         mu = (p[:, 1] + 1.0) * half
-        scale = torch.exp(p[:, 2].clamp(min=self.log_scale_min)) * half
+        scale = torch.exp(p[:, 2].clamp(min=self.latent_log_scale_min)) * half
         return p[:, 0], mu, scale
 
     def _rgb_mixture(
