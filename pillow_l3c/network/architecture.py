@@ -90,9 +90,12 @@ class Quantizer(nn.Module):
         return symbols.to(torch.float32) / half - 1.0
 
     def forward(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        # The straight-through gradient passes the clamp, not the raw value: with an
+        # identity gradient outside [-1, 1], the coarsest latent (free under its
+        # uniform prior) was pushed outwards without bound until E(3) overflowed.
         sym = self.symbols(z)
-        hard = self.values(sym)
-        return z + (hard - z).detach(), sym
+        soft = z.clamp(-1.0, 1.0)
+        return soft + (self.values(sym) - soft).detach(), sym
 
 
 class Extractor(nn.Module):
