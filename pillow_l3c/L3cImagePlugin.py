@@ -36,13 +36,19 @@ class L3cImageFile(ImageFile.ImageFile):
     def _open(self) -> None:
         try:
             header = _format.read_header(self.fp)
+            metadata = _format.read_metadata(self.fp, header.section_count)
         except L3cError as e:
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode
         self.info["model_id"] = header.model_id.hex()
         self.info["l3c_version"] = header.version
-        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), (header,))]
+        for tag, payload in metadata.items():
+            self.info[_format.METADATA_TAGS[tag]] = payload
+        remaining = header.section_count - len(metadata)
+        self.tile = [
+            ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), (header, remaining))
+        ]
 
 
 class L3cDecoder(ImageFile.PyDecoder):
@@ -52,9 +58,9 @@ class L3cDecoder(ImageFile.PyDecoder):
 
     def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
         assert self.fd is not None
-        (header,) = self.args
+        header, remaining = self.args
         try:
-            sections = _format.read_sections(self.fd, header)
+            sections = _format.read_sections(self.fd, remaining)
         except _format.TruncatedFileError as e:
             if not ImageFile.LOAD_TRUNCATED_IMAGES:
                 msg = f"image file is truncated ({e})"
@@ -70,8 +76,23 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         msg = f"cannot write mode {im.mode} as L3C"
         raise OSError(msg)
     device = im.encoderinfo.get("device")
-    data = _codec.encode(np.asarray(im), im.mode, device=device)
+    data = _codec.encode(np.asarray(im), im.mode, device=device, metadata=_metadata(im))
     fp.write(data)
+
+
+def _metadata(im: Image.Image) -> dict[bytes, bytes]:
+    """ICC profile, EXIF and XMP from the save parameters, else from ``im.info``,
+    as Pillow's own PNG, JPEG and WebP plugins take them."""
+    out: dict[bytes, bytes] = {}
+    for tag, key in _format.METADATA_TAGS.items():
+        value = im.encoderinfo.get(key, im.info.get(key))
+        if isinstance(value, Image.Exif):
+            value = value.tobytes()
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if value:
+            out[tag] = bytes(value)
+    return out
 
 
 Image.register_open(FORMAT, L3cImageFile, _accept)

@@ -4,9 +4,10 @@ The network and the mixture arithmetic run on the model's device; only int32 mix
 parameters and symbols cross to the C++ coder, which computes each CDF on demand, so
 no CDF table of the image is ever built.
 
-Order of coding (the decoder's order; rANS encodes each stream in reverse):
-z(S) under a uniform prior, then z(S-1) .. z(1) each from D(s+1), then the colour
-planes R, G, B from D(1), each coupled to the planes before it.
+Order of coding, per layer (the decoder's order; rANS encodes each stream in
+reverse): z(S) under a uniform prior, then z(S-1) .. z(1) each from D(s+1), then the
+coded planes from D(1), each coupled to the planes before it. RGB is one layer; a grey
+band is a layer with one plane; alpha is a second layer of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import io
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
@@ -30,12 +32,38 @@ PRECISION = 16  # CDF precision of every stream, in bits
 PAD_MULTIPLE = 8  # three stride-2 scales
 
 
-def latent_tag(scale: int) -> bytes:
-    return b"LAT%d" % scale
+@dataclass(frozen=True)
+class Layer:
+    """One pass of the model over a three-channel view of some of the image's bands.
+
+    ``view`` picks the band shown to the network as R, G and B; ``coded`` are the bands
+    coded as its colour planes, in order (R, then G coupled to R, then B). A grey band
+    is seen as (Y, Y, Y) and only its R plane is coded: G and B would carry nothing.
+    """
+
+    tag: bytes  # one byte that starts every section tag of the layer
+    view: tuple[int, int, int]
+    coded: tuple[int, ...]
+
+    def latent_tag(self, scale: int) -> bytes:
+        return self.tag + b"LT%d" % scale
+
+    def plane_tag(self, plane: int) -> bytes:
+        return self.tag + b"PL%d" % plane
+
+    def tags(self, scales: int) -> set[bytes]:
+        latents = {self.latent_tag(s) for s in range(1, scales + 1)}
+        return latents | {self.plane_tag(j) for j in range(len(self.coded))}
 
 
-def plane_tag(plane: int) -> bytes:
-    return b"PL%02d" % plane
+COLOUR = Layer(b"C", (0, 1, 2), (0, 1, 2))
+GREY = Layer(b"C", (0, 0, 0), (0,))
+LAYERS: dict[str, tuple[Layer, ...]] = {
+    "RGB": (COLOUR,),
+    "RGBA": (COLOUR, Layer(b"A", (3, 3, 3), (3,))),
+    "L": (GREY,),
+    "LA": (GREY, Layer(b"A", (1, 1, 1), (1,))),
+}
 
 
 def quantize_mixture(
@@ -82,19 +110,26 @@ def pad_image(pixels: np.ndarray) -> np.ndarray:
     return np.pad(pixels, ((0, ph), (0, pw), (0, 0)), mode="edge")
 
 
-def encode(pixels: np.ndarray, mode: str = "RGB", device: str | None = None) -> bytes:
-    """Encode an (H, W, 3) uint8 array as a complete .l3c file."""
-    import torch
+def encode(
+    pixels: np.ndarray,
+    mode: str = "RGB",
+    device: str | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+) -> bytes:
+    """Encode a uint8 array (H, W, bands) of ``mode`` as a complete .l3c file.
 
-    from pillow_l3c import _coder
-
+    ``metadata`` maps metadata section tags (``_format.METADATA_TAGS``) to bytes that
+    are stored verbatim.
+    """
     if mode not in _format.MODES:
         msg = f"cannot write mode {mode} as L3C"
         raise OSError(msg)
-    planes = _format.MODES[mode][1]
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != planes:
+    bands = _format.MODES[mode][1]
+    if pixels.ndim == 2 and bands == 1:
+        pixels = pixels[:, :, None]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != bands:
         got = f"{pixels.dtype} {pixels.shape}"
-        msg = f"{mode} needs a uint8 array of shape (H, W, {planes}), got {got}"
+        msg = f"{mode} needs a uint8 array of shape (H, W, {bands}), got {got}"
         raise ValueError(msg)
     if min(pixels.shape[:2]) < 1 or max(pixels.shape[:2]) > _format.MAX_DIMENSION:
         msg = f"cannot store an image of {pixels.shape[1]}x{pixels.shape[0]} pixels"
@@ -102,13 +137,33 @@ def encode(pixels: np.ndarray, mode: str = "RGB", device: str | None = None) -> 
     pixels = np.ascontiguousarray(pixels)
     h, w = pixels.shape[:2]
     model = _model.load(device)
+    sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
+    for tag in sections:
+        if tag not in _format.METADATA_TAGS:
+            msg = f"{tag!r} is not an L3C metadata section"
+            raise ValueError(msg)
+    for layer in LAYERS[mode]:
+        sections.update(_encode_layer(model, pixels, layer))
+    header = Header(w, h, mode, model.model_id, zlib.crc32(pixels.tobytes()), len(sections))
+    return header.pack() + _format.pack_sections(sections)
+
+
+def _encode_layer(
+    model: _model.LoadedModel, pixels: np.ndarray, layer: Layer
+) -> dict[bytes, bytes]:
+    import torch
+
+    from pillow_l3c import _coder
+
     net, dev = model.module, model.device
+    h, w = pixels.shape[:2]
     sections: dict[bytes, bytes] = {}
     with _inference():
-        x = torch.from_numpy(pad_image(pixels)).permute(2, 0, 1)[None].contiguous().to(dev)
+        view = pad_image(pixels[:, :, list(layer.view)])
+        x = torch.from_numpy(view).permute(2, 0, 1)[None].contiguous().to(dev)
         symbols = net.extract(x)
         top = symbols[-1].reshape(-1).to(torch.int32).cpu().numpy()
-        sections[latent_tag(model.scales)] = _coder.encode_cdf(
+        sections[layer.latent_tag(model.scales)] = _coder.encode_cdf(
             top, uniform_cdf(model.levels), PRECISION
         )
         feat = None
@@ -117,15 +172,14 @@ def encode(pixels: np.ndarray, mode: str = "RGB", device: str | None = None) -> 
             if s > 1:
                 target = symbols[s - 2].reshape(-1).to(torch.int32).cpu().numpy()
                 mix = quantize_mixture(*net.latent_mixture(params))
-                sections[latent_tag(s - 1)] = _coder.encode_mixture(
+                sections[layer.latent_tag(s - 1)] = _coder.encode_mixture(
                     target, *mix, model.levels, PRECISION
                 )
-        for c in range(planes):
-            mix = quantize_mixture(*_crop(net.rgb_mixture(params, c, x), x, h, w))
-            target = pixels[:, :, c].reshape(-1).astype(np.int32)
-            sections[plane_tag(c)] = _coder.encode_mixture(target, *mix, 256, PRECISION)
-    header = Header(w, h, mode, model.model_id, zlib.crc32(pixels.tobytes()), len(sections))
-    return header.pack() + _format.pack_sections(sections)
+        for j, band in enumerate(layer.coded):
+            mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+            target = pixels[:, :, band].reshape(-1).astype(np.int32)
+            sections[layer.plane_tag(j)] = _coder.encode_mixture(target, *mix, 256, PRECISION)
+    return sections
 
 
 def _crop(
@@ -139,7 +193,7 @@ def _crop(
 def read(fp: BinaryIO) -> Container:
     """Header and sections of a file, all lengths and checksums verified."""
     header = _format.read_header(fp)
-    return Container(header, _format.read_sections(fp, header))
+    return Container(header, _format.read_sections(fp, header.section_count))
 
 
 def decode(data: bytes | BinaryIO, device: str | None = None) -> tuple[Header, np.ndarray]:
@@ -159,27 +213,43 @@ def check_model(header: Header) -> None:
 
 
 def decode_container(container: Container, device: str | None = None) -> np.ndarray:
-    """Pixels (H, W, planes) uint8 of a parsed file; raises CorruptStreamError if damaged."""
+    """Pixels (H, W, bands) uint8 of a parsed file; raises CorruptStreamError if damaged."""
+    header, sections = container.header, container.sections
+    check_model(header)
+    model = _model.load(device)
+    layers = LAYERS[header.mode]
+    expected = set().union(*(layer.tags(model.scales) for layer in layers))
+    coded = {tag for tag in sections if tag not in _format.METADATA_TAGS}
+    if coded != expected:
+        msg = f"L3C file has sections {sorted(coded)}, expected {sorted(expected)}"
+        raise CorruptStreamError(msg)
+    pixels = np.empty((header.height, header.width, header.planes), dtype=np.uint8)
+    for layer in layers:
+        _decode_layer(model, sections, layer, pixels)
+    if zlib.crc32(pixels.tobytes()) != header.pixel_crc:
+        msg = "L3C pixel checksum mismatch: the file is damaged"
+        raise CorruptStreamError(msg)
+    return pixels
+
+
+def _decode_layer(
+    model: _model.LoadedModel, sections: dict[bytes, bytes], layer: Layer, pixels: np.ndarray
+) -> None:
+    """Decode the bands of ``layer`` into ``pixels`` (H, W, bands)."""
     import torch
 
     from pillow_l3c import _coder
 
-    header, sections = container.header, container.sections
-    check_model(header)
-    model = _model.load(device)
     net, dev = model.module, model.device
-    expected = {latent_tag(s) for s in range(1, model.scales + 1)}
-    expected |= {plane_tag(c) for c in range(header.planes)}
-    if set(sections) != expected:
-        msg = f"L3C file has sections {sorted(sections)}, expected {sorted(expected)}"
-        raise CorruptStreamError(msg)
-    h, w = header.height, header.width
+    h, w = pixels.shape[:2]
     hp, wp = h + (-h % PAD_MULTIPLE), w + (-w % PAD_MULTIPLE)
-    shapes = [(model.latent_shape(s, hp, wp)) for s in range(1, model.scales + 1)]
+    shapes = [model.latent_shape(s, hp, wp) for s in range(1, model.scales + 1)]
     with _inference():
-        n_top = int(np.prod(shapes[-1]))
         top = _coder.decode_cdf(
-            sections[latent_tag(model.scales)], uniform_cdf(model.levels), n_top, PRECISION
+            sections[layer.latent_tag(model.scales)],
+            uniform_cdf(model.levels),
+            int(np.prod(shapes[-1])),
+            PRECISION,
         )
         z = torch.from_numpy(top.astype(np.int64)).reshape(1, *shapes[-1]).to(dev)
         feat = None
@@ -188,17 +258,12 @@ def decode_container(container: Container, device: str | None = None) -> np.ndar
             if s > 1:
                 mix = quantize_mixture(*net.latent_mixture(params))
                 sym = _coder.decode_mixture(
-                    sections[latent_tag(s - 1)], *mix, model.levels, PRECISION
+                    sections[layer.latent_tag(s - 1)], *mix, model.levels, PRECISION
                 )
                 z = torch.from_numpy(sym.astype(np.int64)).reshape(1, *shapes[s - 2]).to(dev)
-        x = torch.zeros((1, header.planes, hp, wp), dtype=torch.uint8, device=dev)
-        pixels = np.empty((h, w, header.planes), dtype=np.uint8)
-        for c in range(header.planes):
-            mix = quantize_mixture(*_crop(net.rgb_mixture(params, c, x), x, h, w))
-            plane = _coder.decode_mixture(sections[plane_tag(c)], *mix, 256, PRECISION)
-            pixels[:, :, c] = plane.reshape(h, w)
-            x[0, c, :h, :w] = torch.from_numpy(pixels[:, :, c]).to(dev)
-    if zlib.crc32(pixels.tobytes()) != header.pixel_crc:
-        msg = "L3C pixel checksum mismatch: the file is damaged"
-        raise CorruptStreamError(msg)
-    return pixels
+        x = torch.zeros((1, 3, hp, wp), dtype=torch.uint8, device=dev)
+        for j, band in enumerate(layer.coded):
+            mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+            plane = _coder.decode_mixture(sections[layer.plane_tag(j)], *mix, 256, PRECISION)
+            pixels[:, :, band] = plane.reshape(h, w)
+            x[0, j, :h, :w] = torch.from_numpy(pixels[:, :, band]).to(dev)

@@ -8,9 +8,7 @@ MEAN_FRACTION_BITS: int
 INV_SCALE_FRACTION_BITS: int
 WEIGHT_BITS: int
 
-def encode_cdf(
-    symbols: npt.ArrayLike, cdf: npt.ArrayLike, precision: int = 16
-) -> bytes: ...
+def encode_cdf(symbols: npt.ArrayLike, cdf: npt.ArrayLike, precision: int = 16) -> bytes: ...
 def decode_cdf(
     data: bytes, cdf: npt.ArrayLike, n: int, precision: int = 16
 ) -> npt.NDArray[np.int32]: ...

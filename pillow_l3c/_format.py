@@ -21,8 +21,10 @@ MODEL_ID_BYTES = 16
 MAX_DIMENSION = (1 << 31) - 1
 MAX_SECTIONS = 64
 
-# mode name -> (code, planes); only modes stored exactly are listed.
-MODES: dict[str, tuple[int, int]] = {"RGB": (1, 3)}
+# mode name -> (code, bands); only modes stored exactly are listed.
+MODES: dict[str, tuple[int, int]] = {"RGB": (1, 3), "L": (2, 1), "LA": (3, 2), "RGBA": (4, 4)}
+# Metadata sections, stored verbatim before the coded ones, and their Pillow info keys.
+METADATA_TAGS: dict[bytes, str] = {b"ICCP": "icc_profile", b"EXIF": "exif", b"XMP ": "xmp"}
 MODE_NAMES = {code: name for name, (code, _) in MODES.items()}
 
 _HEAD = struct.Struct(">8sHIIBB16sIH")  # magic .. number of sections
@@ -113,25 +115,51 @@ def read_header(fp: BinaryIO) -> Header:
     return parse_header(fp.read(HEADER_BYTES))
 
 
-def read_sections(fp: BinaryIO, header: Header) -> dict[bytes, bytes]:
-    """Read the sections that follow the header, each checked by its CRC-32.
+def read_sections(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
+    """Read ``count`` sections, each checked by its CRC-32.
 
     Lengths are never trusted: a section is read in bounded pieces, so a length that
     points past the end of the file costs no memory and raises TruncatedFileError.
     """
     sections: dict[bytes, bytes] = {}
-    for _ in range(header.section_count):
-        tag, length = _SECTION.unpack(_read_exact(fp, _SECTION.size))
-        payload = _read_exact(fp, length)
-        (crc,) = _CRC.unpack(_read_exact(fp, _CRC.size))
-        if zlib.crc32(payload, zlib.crc32(tag)) != crc:
-            msg = f"L3C section {tag!r} checksum mismatch (damaged file)"
-            raise CorruptStreamError(msg)
+    for _ in range(count):
+        tag, payload = _read_section(fp)
         if tag in sections:
             msg = f"L3C section {tag!r} appears twice"
             raise CorruptStreamError(msg)
         sections[tag] = payload
     return sections
+
+
+def read_metadata(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
+    """Read the metadata sections at the start of the ``count`` sections.
+
+    Stops before the first coded section (``fp`` is left at its start), so that
+    ``Image.open`` gets the metadata without reading the image data.
+    """
+    metadata: dict[bytes, bytes] = {}
+    for _ in range(count):
+        start = fp.tell()
+        tag = fp.read(4)
+        fp.seek(start)
+        if tag not in METADATA_TAGS:
+            break
+        tag, payload = _read_section(fp)
+        if tag in metadata:
+            msg = f"L3C section {tag!r} appears twice"
+            raise CorruptStreamError(msg)
+        metadata[tag] = payload
+    return metadata
+
+
+def _read_section(fp: BinaryIO) -> tuple[bytes, bytes]:
+    tag, length = _SECTION.unpack(_read_exact(fp, _SECTION.size))
+    payload = _read_exact(fp, length)
+    (crc,) = _CRC.unpack(_read_exact(fp, _CRC.size))
+    if zlib.crc32(payload, zlib.crc32(tag)) != crc:
+        msg = f"L3C section {tag!r} checksum mismatch (damaged file)"
+        raise CorruptStreamError(msg)
+    return tag, payload
 
 
 def pack_sections(sections: dict[bytes, bytes]) -> bytes:

@@ -18,6 +18,7 @@ from pillow_l3c import _codec, _format
 from pillow_l3c.errors import L3cError
 
 PLUGIN_NAME = "L3C"
+BAND_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}  # uint8 arrays by their last axis
 
 
 class L3cPlugin(PluginV3):
@@ -47,7 +48,8 @@ class L3cPlugin(PluginV3):
             raise IndexError(msg)
         fp = self.request.get_file()
         fp.seek(0)
-        return _codec.decode(fp, device)[1]
+        pixels = _codec.decode(fp, device)[1]
+        return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels  # grey as (H, W)
 
     def iter(self) -> Any:
         yield self.read()
@@ -65,10 +67,12 @@ class L3cPlugin(PluginV3):
                 msg = "an L3C file holds exactly one image"
                 raise ValueError(msg)
             image = image[0]
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        bands = 1 if image.ndim == 2 else image.shape[-1]
+        mode = BAND_MODES.get(bands) if image.ndim in (2, 3) else None
+        if image.dtype != np.uint8 or mode is None:
             msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
             raise L3cError(msg)
-        data = _codec.encode(image, "RGB", device=device)
+        data = _codec.encode(image, mode, device=device)
         self.request.get_file().write(data)
         if self.request._uri_type == URI_BYTES:
             return data
@@ -76,7 +80,8 @@ class L3cPlugin(PluginV3):
 
     def properties(self, index: int | None = 0) -> ImageProperties:
         h = self._read_header()
-        return ImageProperties(shape=(h.height, h.width, h.planes), dtype=np.dtype(np.uint8))
+        shape = (h.height, h.width) if h.planes == 1 else (h.height, h.width, h.planes)
+        return ImageProperties(shape=shape, dtype=np.dtype(np.uint8))
 
     def metadata(self, index: int | None = 0, exclude_applied: bool = True) -> dict[str, Any]:
         h = self._read_header()

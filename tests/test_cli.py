@@ -53,7 +53,7 @@ def test_errors_give_one_line_and_exit_1(
     bad = tmp_path / "bad.l3c"
     bad.write_bytes(b"\x89L3C\r\n\x1a\n" + bytes(100))
     gray = tmp_path / "gray.png"
-    Image.new("L", (8, 8)).save(gray)
+    Image.new("P", (8, 8)).save(gray)
     capsys.readouterr()
     assert main(["decode", str(bad), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -61,7 +61,7 @@ def test_errors_give_one_line_and_exit_1(
     assert err[0].startswith(f"l3c: error: {bad}: ")
     assert main(["encode", str(gray), str(two_photos[0]), "-o", str(tmp_path / "o"), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"l3c: error: {gray}: cannot write mode L as L3C"]
+    assert err == [f"l3c: error: {gray}: cannot write mode P as L3C"]
     assert not (tmp_path / "o" / "gray.l3c").exists()
     assert (tmp_path / "o" / "ladybird_64x48.l3c").exists()  # the others still run
     assert main(["info", str(tmp_path / "missing.l3c")]) == 1

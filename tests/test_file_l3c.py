@@ -68,7 +68,7 @@ def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -
     assert out.strip() == "(64, 48) False"
 
 
-@pytest.mark.parametrize("mode", ["L", "LA", "RGBA", "P", "1", "I", "I;16", "F", "CMYK", "YCbCr"])
+@pytest.mark.parametrize("mode", ["P", "PA", "1", "I", "I;16", "F", "CMYK", "YCbCr", "LAB", "HSV"])
 def test_other_modes_are_refused_before_writing(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "x.l3c"
     with pytest.raises(OSError, match=f"cannot write mode {mode} as L3C"):
@@ -170,3 +170,60 @@ def test_gpu_encode_decodes_on_gpu(photo: np.ndarray) -> None:
 def test_encode_api_rejects_other_arrays(array: np.ndarray) -> None:
     with pytest.raises(ValueError, match=r"uint8 array of shape|cannot store an image"):
         pillow_l3c.encode(array)
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGBA"])
+def test_grey_and_alpha_modes_roundtrip(tmp_path: Path, photo: np.ndarray, mode: str) -> None:
+    rgb = Image.fromarray(photo)
+    h, w = photo.shape[:2]
+    alpha = Image.fromarray(
+        np.where(np.add.outer(np.arange(h), np.arange(w)) % 17 < 9, 255, 0).astype(np.uint8)
+    )
+    im = rgb.convert("L") if mode in ("L", "LA") else rgb
+    if mode != "L":
+        im = im.convert(mode)
+        im.putalpha(alpha)
+    path = tmp_path / "x.l3c"
+    im.save(path)
+    with Image.open(path) as back:
+        assert back.mode == mode
+        np.testing.assert_array_equal(np.asarray(back), np.asarray(im))
+
+
+def test_grey_costs_one_plane(photo: np.ndarray) -> None:
+    grey = np.asarray(Image.fromarray(photo).convert("L"))
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    assert len(pillow_l3c.encode(rgb)) > 1.5 * len(_encode_mode(grey, "L"))
+
+
+def _encode_mode(pixels: np.ndarray, mode: str) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buf, format="L3C")
+    return buf.getvalue()
+
+
+def test_metadata_survives(tmp_path: Path, small_photo: np.ndarray) -> None:
+    icc = b"fake icc profile " * 20
+    exif = Image.Exif()
+    exif[0x010E] = "a description"  # ImageDescription
+    xmp = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>"
+    path = tmp_path / "x.l3c"
+    Image.fromarray(small_photo).save(path, icc_profile=icc, exif=exif, xmp=xmp)
+    with Image.open(path) as im:
+        assert im.info["icc_profile"] == icc
+        assert im.info["xmp"] == xmp
+        assert im.getexif()[0x010E] == "a description"
+        np.testing.assert_array_equal(np.asarray(im), small_photo)
+        again = tmp_path / "y.l3c"
+        im.save(again)  # metadata carried over from im.info
+    with Image.open(again) as im2:
+        assert im2.info["icc_profile"] == icc
+        assert im2.info["xmp"] == xmp
+
+
+def test_metadata_is_read_without_the_image_data(small_photo: np.ndarray) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 5000)
+    data = buf.getvalue()
+    with Image.open(io.BytesIO(data[: _format.HEADER_BYTES + 12 + 5000])) as im:
+        assert im.info["icc_profile"] == b"p" * 5000  # the coded sections are not there

@@ -36,6 +36,17 @@ def test_bytes_roundtrip(small_photo: np.ndarray) -> None:
     np.testing.assert_array_equal(iio.imread(data), small_photo)
 
 
-def test_refuses_what_it_cannot_store(tmp_path: Path) -> None:
+@pytest.mark.parametrize("shape", [(30, 20), (30, 20, 2), (30, 20, 4)])
+def test_grey_and_alpha_arrays(tmp_path: Path, small_photo: np.ndarray, shape: tuple) -> None:
+    array = np.resize(small_photo, shape).astype(np.uint8)
+    iio.imwrite(tmp_path / "x.l3c", array)
+    assert iio.improps(tmp_path / "x.l3c").shape == shape
+    np.testing.assert_array_equal(iio.imread(tmp_path / "x.l3c"), array)
+
+
+@pytest.mark.parametrize(
+    "array", [np.zeros((4, 4, 5), np.uint8), np.zeros((4, 4, 3), np.uint16), np.zeros(4, np.uint8)]
+)
+def test_refuses_what_it_cannot_store(tmp_path: Path, array: np.ndarray) -> None:
     with pytest.raises(OSError, match="cannot write an array of shape"):
-        iio.imwrite(tmp_path / "x.l3c", np.zeros((4, 4), np.uint8), plugin="L3C")
+        iio.imwrite(tmp_path / "x.l3c", array, plugin="L3C")
