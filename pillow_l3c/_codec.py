@@ -202,6 +202,13 @@ def decode(data: bytes | BinaryIO, device: str | None = None) -> tuple[Header, n
     return container.header, decode_container(container, device)
 
 
+def _check_size(header: Header) -> None:
+    """Pillow's decompression-bomb policy, for callers that bypass Image.open."""
+    from PIL import Image
+
+    Image._decompression_bomb_check((header.width, header.height))
+
+
 def check_model(header: Header) -> None:
     available = _model.model_id()
     if header.model_id != available:
@@ -215,6 +222,7 @@ def check_model(header: Header) -> None:
 def decode_container(container: Container, device: str | None = None) -> np.ndarray:
     """Pixels (H, W, bands) uint8 of a parsed file; raises CorruptStreamError if damaged."""
     header, sections = container.header, container.sections
+    _check_size(header)
     check_model(header)
     model = _model.load(device)
     layers = LAYERS[header.mode]

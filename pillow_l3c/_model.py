@@ -80,6 +80,14 @@ def resolve_device(requested: str | None) -> torch.device:
     return device
 
 
+def _single_thread_after_fork() -> None:
+    """torch's OpenMP pool does not survive fork: a forked child that runs the model
+    with more than one thread hangs. The child runs it with one thread instead."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 def load(device: str | None = None) -> LoadedModel:
     """The model on ``device`` (default CPU), loaded on first use."""
     import torch
@@ -88,6 +96,8 @@ def load(device: str | None = None) -> LoadedModel:
     path = weights_path()
     key = (path, path.stat().st_mtime_ns, str(dev))
     with _lock:
+        if not _loaded:
+            os.register_at_fork(after_in_child=_single_thread_after_fork)
         if key not in _loaded:
             with warnings.catch_warnings():
                 # TorchScript is the bundled format by design (no Python needed to run

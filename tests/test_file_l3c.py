@@ -227,3 +227,60 @@ def test_metadata_is_read_without_the_image_data(small_photo: np.ndarray) -> Non
     data = buf.getvalue()
     with Image.open(io.BytesIO(data[: _format.HEADER_BYTES + 12 + 5000])) as im:
         assert im.info["icc_profile"] == b"p" * 5000  # the coded sections are not there
+
+
+def _with_size(data: bytes, width: int, height: int) -> bytes:
+    import zlib
+
+    raw = bytearray(data)
+    raw[10:14] = width.to_bytes(4, "big")
+    raw[14:18] = height.to_bytes(4, "big")
+    raw[42:46] = zlib.crc32(bytes(raw[:42])).to_bytes(4, "big")
+    return bytes(raw)
+
+
+def test_decompression_bombs_are_refused_before_allocation(small_l3c: bytes) -> None:
+    from PIL import Image as PILImage
+
+    huge = _with_size(small_l3c, 50_000, 50_000)
+    with pytest.raises(PILImage.DecompressionBombError):
+        PILImage.open(io.BytesIO(huge))
+    with pytest.raises(PILImage.DecompressionBombError):
+        pillow_l3c.decode(huge)
+    big = _with_size(small_l3c, 10_000, 10_000)  # over MAX_IMAGE_PIXELS, under twice it
+    with pytest.warns(PILImage.DecompressionBombWarning), pytest.raises(CorruptStreamError):
+        pillow_l3c.decode(big)  # warned, then the streams do not fit the size
+
+
+def test_threads_encode_and_decode_exactly() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .conftest import PHOTOS, load_photo
+
+    photos = [load_photo(name) for name in PHOTOS] * 3
+    expected = [pillow_l3c.encode(p) for p in photos]
+    with ThreadPoolExecutor(8) as pool:
+        encoded = list(pool.map(pillow_l3c.encode, photos))
+        decoded = list(pool.map(pillow_l3c.decode, encoded))
+    assert encoded == expected
+    for got, want in zip(decoded, photos, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+def _roundtrip_in_worker(name: str) -> bool:
+    from .conftest import load_photo
+
+    photo = load_photo(name)
+    return bool(np.array_equal(pillow_l3c.decode(pillow_l3c.encode(photo)), photo))
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_process_pools(method: str, small_l3c: bytes) -> None:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from .conftest import PHOTOS
+
+    pillow_l3c.decode(small_l3c)  # the parent has loaded the model before forking
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
+        assert all(pool.map(_roundtrip_in_worker, PHOTOS))
