@@ -1,0 +1,142 @@
+"""Mutation fuzzing of the decoder: the C++ coder directly, and whole files via Pillow.
+
+    python fuzz/fuzz_l3c.py coder --inputs 1000000
+    python fuzz/fuzz_l3c.py file --inputs 20000
+
+Every input must either decode or raise the package's errors (OSError subclasses,
+or SyntaxError inside Image.open); anything else (another exception, a crash, a hang
+past --timeout seconds) is a finding. ``file`` mode re-seals the checksums of half
+of its mutants, so that damaged streams reach the model and the coder instead of
+stopping at a CRC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import io
+import random
+import sys
+import time
+import zlib
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+import pillow_l3c
+from pillow_l3c import _coder, _format
+from pillow_l3c.errors import CorruptStreamError
+
+
+def mutate(data: bytes, rng: random.Random) -> bytes:
+    buf = bytearray(data)
+    for _ in range(rng.choice([1, 1, 1, 2, 4, 16])):
+        op = rng.randrange(6)
+        pos = rng.randrange(len(buf)) if buf else 0
+        if op == 0 and buf:
+            buf[pos] ^= 1 << rng.randrange(8)
+        elif op == 1 and buf:
+            buf[pos] = rng.randrange(256)
+        elif op == 2:
+            del buf[pos : pos + rng.randrange(1, 64)]
+        elif op == 3:
+            buf[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 16)))
+        elif op == 4:
+            buf = buf[: rng.randrange(len(buf) + 1)]
+        elif op == 5 and len(buf) >= 4:
+            v = rng.choice([0, 1, 0x7FFFFFFF, 0xFFFFFFFF, rng.randrange(1 << 32)])
+            buf[pos : pos + 4] = v.to_bytes(4, "big")
+    return bytes(buf)
+
+
+def reseal(data: bytes) -> bytes:
+    """Recompute the header and section CRCs so that damage reaches the decoder."""
+    buf = bytearray(data)
+    if len(buf) < _format.HEADER_BYTES:
+        return data
+    buf[42:46] = zlib.crc32(bytes(buf[:42])).to_bytes(4, "big")
+    pos = _format.HEADER_BYTES
+    while pos + 8 <= len(buf):
+        length = int.from_bytes(buf[pos + 4 : pos + 8], "big")
+        end = pos + 8 + length
+        if end + 4 > len(buf):
+            break
+        buf[end : end + 4] = zlib.crc32(
+            bytes(buf[pos + 8 : end]), zlib.crc32(bytes(buf[pos : pos + 4]))
+        ).to_bytes(4, "big")
+        pos = end + 4
+    return bytes(buf)
+
+
+def fuzz_coder(n: int, rng: random.Random) -> int:
+    nrng = np.random.default_rng(rng.randrange(1 << 32))
+    k, count = 3, 64
+    w = np.full((count, k), 4096 // k, np.int32)
+    w[:, 0] += 4096 - w.sum(1)
+    mu = (nrng.uniform(0, 256, (count, k)) * 256).astype(np.int32)
+    inv = (4096 / nrng.uniform(0.3, 8, (count, k))).astype(np.int32)
+    cdf = _coder.mixture_cdf(w, mu, inv, 256)
+    seeds = [
+        _coder.encode_mixture(nrng.integers(0, 256, count).astype(np.int32), w, mu, inv, 256)
+        for _ in range(16)
+    ]
+    decoded = 0
+    for i in range(n):
+        data = mutate(rng.choice(seeds), rng) if i % 4 else nrng.bytes(rng.randrange(80))
+        try:
+            if i % 2:
+                _coder.decode_mixture(data, w, mu, inv, 256)
+            else:
+                _coder.decode_cdf(data, cdf, count)
+            decoded += 1
+        except CorruptStreamError:
+            pass
+    return decoded
+
+
+def fuzz_file(n: int, rng: random.Random) -> int:
+    seeds = []
+    nrng = np.random.default_rng(rng.randrange(1 << 32))
+    for mode, shape in [("RGB", (9, 13, 3)), ("L", (8, 8)), ("RGBA", (5, 7, 4)), ("LA", (3, 2, 2))]:
+        buf = io.BytesIO()
+        Image.fromarray(nrng.integers(0, 256, shape, dtype=np.uint8), mode).save(
+            buf, format="L3C", icc_profile=b"icc" if mode == "RGB" else None
+        )
+        seeds.append(buf.getvalue())
+    decoded = 0
+    for i in range(n):
+        data = mutate(rng.choice(seeds), rng)
+        if i % 2:
+            data = reseal(data)
+        try:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+            decoded += 1
+        except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+            pass
+    return decoded
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("target", choices=["coder", "file"])
+    p.add_argument("--inputs", type=int, default=100_000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=600, help="seconds before a hang is reported")
+    args = p.parse_args()
+    faulthandler.dump_traceback_later(args.timeout, exit=True)  # a hang is a finding
+    rng = random.Random(args.seed)
+    pillow_l3c.register()
+    start = time.monotonic()
+    fuzz = fuzz_coder if args.target == "coder" else fuzz_file
+    decoded = fuzz(args.inputs, rng)
+    seconds = time.monotonic() - start
+    print(
+        f"{args.target}: {args.inputs} inputs in {seconds:.0f} s, {decoded} decoded without "
+        f"error, every other one raised a package error; no crash, no hang"
+    )
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
