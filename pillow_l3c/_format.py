@@ -123,11 +123,7 @@ def read_sections(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
     """
     sections: dict[bytes, bytes] = {}
     for _ in range(count):
-        tag, payload = _read_section(fp)
-        if tag in sections:
-            msg = f"L3C section {tag!r} appears twice"
-            raise CorruptStreamError(msg)
-        sections[tag] = payload
+        _add_section(sections, *_read_section(fp))
     return sections
 
 
@@ -144,12 +140,15 @@ def read_metadata(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
         fp.seek(start)
         if tag not in METADATA_TAGS:
             break
-        tag, payload = _read_section(fp)
-        if tag in metadata:
-            msg = f"L3C section {tag!r} appears twice"
-            raise CorruptStreamError(msg)
-        metadata[tag] = payload
+        _add_section(metadata, *_read_section(fp))
     return metadata
+
+
+def _add_section(sections: dict[bytes, bytes], tag: bytes, payload: bytes) -> None:
+    if tag in sections:
+        msg = f"L3C section {tag!r} appears twice"
+        raise CorruptStreamError(msg)
+    sections[tag] = payload
 
 
 def _read_section(fp: BinaryIO) -> tuple[bytes, bytes]:
