@@ -284,3 +284,13 @@ def test_process_pools(method: str, small_l3c: bytes) -> None:
     pillow_l3c.decode(small_l3c)  # the parent has loaded the model before forking
     with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context(method)) as pool:
         assert all(pool.map(_roundtrip_in_worker, PHOTOS))
+
+
+def test_every_truncation_raises(small_l3c: bytes) -> None:
+    for keep in range(len(small_l3c)):
+        try:
+            with Image.open(io.BytesIO(small_l3c[:keep])) as im:
+                im.load()
+        except (UnidentifiedImageError, OSError):
+            continue
+        pytest.fail(f"a file cut to {keep} bytes decoded")
