@@ -265,6 +265,9 @@ def test_threads_encode_and_decode_exactly() -> None:
     assert encoded == expected
     for got, want in zip(decoded, photos, strict=True):
         np.testing.assert_array_equal(got, want)
+    from pillow_l3c import _model
+
+    assert len(_model._loaded) == 1  # one model per process and device, shared by threads
 
 
 def _roundtrip_in_worker(name: str) -> bool:
