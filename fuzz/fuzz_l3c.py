@@ -105,6 +105,8 @@ def fuzz_file(n: int, rng: random.Random) -> int:
         seeds.append(buf.getvalue())
     decoded = 0
     for i in range(n):
+        if i and i % 10_000 == 0:
+            print(f"{i} inputs, {decoded} decoded", file=sys.stderr, flush=True)
         data = mutate(rng.choice(seeds), rng)
         if i % 2:
             data = reseal(data)
