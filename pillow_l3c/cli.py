@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
@@ -80,7 +81,7 @@ def _compare(path: Path, device: str | None) -> str:
         rgb = im.convert("RGB")
     png = io.BytesIO()
     rgb.save(png, "PNG", optimize=True)
-    data = pillow_l3c.encode(_array(rgb), device=device)
+    data = pillow_l3c.encode(np.asarray(rgb), device=device)
     if pillow_l3c.decode(data, device=device).tobytes() != rgb.tobytes():
         msg = "round trip is not exact"
         raise pillow_l3c.L3cError(msg)
@@ -90,12 +91,6 @@ def _compare(path: Path, device: str | None) -> str:
         f"{path}: {rgb.width}x{rgb.height}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
         f"({100 * (l3c / png_bpsp - 1):+.1f}%)  round trip exact"
     )
-
-
-def _array(im: Image.Image):
-    import numpy as np
-
-    return np.asarray(im)
 
 
 def _run(items: Sequence[Path], job: Callable[[Path], str], progress: bool) -> int:

@@ -84,17 +84,16 @@ def center_crops(images: list[Image.Image], size: int) -> list[torch.Tensor]:
     return out
 
 
-def bpsp(model: L3C, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(total bpsp per image, bpsp of the predicted latents) for a batch."""
+def bpsp(model: L3C, x: torch.Tensor) -> torch.Tensor:
+    """Total bpsp of each image of a batch."""
     rgb, latent, top = model(x)
-    subpixels = x.shape[1] * x.shape[2] * x.shape[3]
-    return (rgb + latent + top) / subpixels, latent / subpixels
+    return (rgb + latent + top) / x[0].numel()
 
 
 @torch.no_grad()
 def evaluate(model: L3C, crops: list[torch.Tensor]) -> float:
     model.eval()
-    bits = sum(float(bpsp(model, x)[0]) * x[0].numel() for x in crops)
+    bits = sum(float(bpsp(model, x)) * x[0].numel() for x in crops)
     model.train()
     return bits / sum(x[0].numel() for x in crops)
 
