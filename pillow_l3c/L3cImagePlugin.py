@@ -2,7 +2,7 @@
 
 ``Image.open`` parses only the fixed header (no torch import); the pixels are decoded
 by ``L3cDecoder`` when Pillow loads the image. Save options (``img.save(f,
-format="L3C", device="cuda")``) arrive in ``im.encoderinfo``.
+format="L3C", device="cuda", tile_size=512, workers=2)``) arrive in ``im.encoderinfo``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from pillow_l3c import _codec, _format
-from pillow_l3c._format import Container
 from pillow_l3c.errors import L3cError
 
 FORMAT = "L3C"
@@ -35,8 +34,7 @@ class L3cImageFile(ImageFile.ImageFile):
 
     def _open(self) -> None:
         try:
-            header = _format.read_header(self.fp)
-            metadata = _format.read_metadata(self.fp, header.section_count)
+            header, metadata = _codec.read_header(self.fp)
         except L3cError as e:
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
@@ -45,28 +43,32 @@ class L3cImageFile(ImageFile.ImageFile):
         self.info["l3c_version"] = header.version
         for tag, payload in metadata.items():
             self.info[_format.METADATA_TAGS[tag]] = payload
-        remaining = header.section_count - len(metadata)
-        self.tile = [
-            ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), (header, remaining))
-        ]
+        self.info["l3c_tile_size"] = header.tile_size
+        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
 
 
 class L3cDecoder(ImageFile.PyDecoder):
-    """Reads every section itself (``_pulls_fd``) and decodes the whole image at once."""
+    """Reads the tiles itself (``_pulls_fd``) and decodes them in parallel."""
 
     _pulls_fd = True
 
     def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
         assert self.fd is not None
-        header, remaining = self.args
+        header = self.args[0]
+        pixels = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
         try:
-            sections = _format.read_sections(self.fd, remaining)
+            _codec.decode_tiles(
+                header,
+                self.fd,
+                pixels,
+                decode_device,
+                keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
+            )
         except _format.TruncatedFileError as e:
-            if not ImageFile.LOAD_TRUNCATED_IMAGES:
-                msg = f"image file is truncated ({e})"
-                raise OSError(msg) from None
-            return -1, 0  # leave the image blank, as Pillow does for other formats
-        pixels = _codec.decode_container(Container(header, sections), decode_device)
+            msg = f"image file is truncated ({e})"
+            raise OSError(msg) from None
+        # With LOAD_TRUNCATED_IMAGES, the tiles past the cut stay black, as Pillow
+        # leaves the missing part of other formats.
         self.set_as_raw(pixels.tobytes())
         return -1, 0
 
@@ -75,9 +77,16 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     if im.mode not in _format.MODES:
         msg = f"cannot write mode {im.mode} as L3C"
         raise OSError(msg)
-    device = im.encoderinfo.get("device")
-    data = _codec.encode(np.asarray(im), im.mode, device=device, metadata=_metadata(im))
-    fp.write(data)
+    info = im.encoderinfo
+    _codec.write(
+        fp,
+        np.asarray(im),
+        im.mode,
+        device=info.get("device"),
+        metadata=_metadata(im),
+        tile_size=info.get("tile_size", _codec.DEFAULT_TILE),
+        workers=info.get("workers"),
+    )
 
 
 def _metadata(im: Image.Image) -> dict[bytes, bytes]:

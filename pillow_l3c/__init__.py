@@ -31,18 +31,29 @@ def register(device: str | None = None) -> None:
     L3cImagePlugin.decode_device = device
 
 
-def encode(pixels: np.ndarray, device: str | None = None) -> bytes:
-    """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file."""
+def encode(
+    pixels: np.ndarray,
+    device: str | None = None,
+    tile_size: int | None = None,
+    workers: int | None = None,
+) -> bytes:
+    """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file.
+
+    ``tile_size`` (default 512) trades memory against bits; ``workers`` (default: one
+    per core) is how many tiles are coded at once. Neither changes what decodes.
+    """
     from pillow_l3c import _codec
 
-    return _codec.encode(pixels, "RGB", device=device)
+    return _codec.encode(
+        pixels, "RGB", device=device, tile_size=tile_size or _codec.DEFAULT_TILE, workers=workers
+    )
 
 
-def decode(data: bytes, device: str | None = None) -> np.ndarray:
+def decode(data: bytes, device: str | None = None, workers: int | None = None) -> np.ndarray:
     """The (H, W, 3) uint8 array stored in the bytes of a .l3c file."""
     from pillow_l3c import _codec
 
-    return _codec.decode(data, device)[1]
+    return _codec.decode(data, device, workers)[1]
 
 
 try:

@@ -1,8 +1,10 @@
-"""Image <-> .l3c bytes: pad, run the model, quantize mixtures, call the coder.
+"""Image <-> .l3c bytes: split into tiles, run the model, quantize mixtures, call the coder.
 
-The network and the mixture arithmetic run on the model's device; only int32 mixture
-parameters and symbols cross to the C++ coder, which computes each CDF on demand, so
-no CDF table of the image is ever built.
+Tiles are coded independently (docs/FORMAT.md, "Tiles"): memory is bounded by the
+tile size, not the image, and tiles run in parallel, one per core, each with one
+torch thread. The network and the mixture arithmetic run on the model's device; only
+int32 mixture parameters and symbols cross to the C++ coder, which computes each CDF
+on demand, so no CDF table is ever built.
 
 Order of coding, per layer (the decoder's order; rANS encodes each stream in
 reverse): z(S) under a uniform prior, then z(S-1) .. z(1) each from D(s+1), then the
@@ -13,23 +15,33 @@ band is a layer with one plane; alpha is a second layer of its own.
 from __future__ import annotations
 
 import io
+import os
+import threading
 import zlib
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import numpy as np
 
 from pillow_l3c import _format, _model
-from pillow_l3c._format import Container, Header
+from pillow_l3c._format import Header, Tile
 from pillow_l3c.errors import CorruptStreamError, ModelMismatchError
 
 if TYPE_CHECKING:
     import torch
 
 PRECISION = 16  # CDF precision of every stream, in bits
-PAD_MULTIPLE = 8  # three stride-2 scales
+PAD_MULTIPLE = _format.TILE_MULTIPLE
+# Measured on shared/data/val (docs/FORMAT.md, "Tiles"): 512 costs +0.2% against
+# whole images and keeps a tile's working memory near 0.2 GB.
+DEFAULT_TILE = 512
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -41,29 +53,23 @@ class Layer:
     is seen as (Y, Y, Y) and only its R plane is coded: G and B would carry nothing.
     """
 
-    tag: bytes  # one byte that starts every section tag of the layer
     view: tuple[int, int, int]
     coded: tuple[int, ...]
 
-    def latent_tag(self, scale: int) -> bytes:
-        return self.tag + b"LT%d" % scale
 
-    def plane_tag(self, plane: int) -> bytes:
-        return self.tag + b"PL%d" % plane
-
-    def tags(self, scales: int) -> set[bytes]:
-        latents = {self.latent_tag(s) for s in range(1, scales + 1)}
-        return latents | {self.plane_tag(j) for j in range(len(self.coded))}
-
-
-COLOUR = Layer(b"C", (0, 1, 2), (0, 1, 2))
-GREY = Layer(b"C", (0, 0, 0), (0,))
+COLOUR = Layer((0, 1, 2), (0, 1, 2))
+GREY = Layer((0, 0, 0), (0,))
 LAYERS: dict[str, tuple[Layer, ...]] = {
     "RGB": (COLOUR,),
-    "RGBA": (COLOUR, Layer(b"A", (3, 3, 3), (3,))),
+    "RGBA": (COLOUR, Layer((3, 3, 3), (3,))),
     "L": (GREY,),
-    "LA": (GREY, Layer(b"A", (1, 1, 1), (1,))),
+    "LA": (GREY, Layer((1, 1, 1), (1,))),
 }
+
+
+def stream_count(mode: str, scales: int) -> int:
+    """Streams in each tile: per layer, one per latent scale and one per coded plane."""
+    return sum(scales + len(layer.coded) for layer in LAYERS[mode])
 
 
 def quantize_mixture(
@@ -86,14 +92,80 @@ def quantize_mixture(
     return tuple(t.t().contiguous().to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
 
 
+# --- threads -------------------------------------------------------------------------
+
+_threads_lock = threading.Lock()
+_threads_users = 0
+_threads_saved = 1
+
+
 @contextmanager
-def _inference() -> Iterator[None]:
-    """No autograd, and no TorchScript profiling: the profiling executor re-optimizes
-    for every new image shape, which doubled the time of a one-off encode."""
+def _one_torch_thread() -> Iterator[None]:
+    """Run torch ops with one intra-op thread for the duration of a codec call.
+
+    Tiles supply the parallelism, and a kernel's result can depend on how many threads
+    split it (measured: the probability head's 1x1 convolution differs in its 6th
+    digit between 1 and 2 threads), so a fixed count of one keeps files decodable
+    whatever the worker count. The caller's setting is restored when the last
+    concurrent codec call ends.
+    """
     import torch
 
-    with torch.inference_mode(), torch.jit.optimized_execution(False):
+    global _threads_users, _threads_saved
+    with _threads_lock:
+        if _threads_users == 0:
+            _threads_saved = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _threads_users += 1
+    try:
         yield
+    finally:
+        with _threads_lock:
+            _threads_users -= 1
+            if _threads_users == 0:
+                torch.set_num_threads(_threads_saved)
+
+
+def _in_worker(fn: Callable[[T], R]) -> Callable[[T], R]:
+    """``fn`` for a pool thread: one torch thread (OpenMP keeps the count per thread),
+    no autograd, and no TorchScript profiling (the profiling executor re-optimizes for
+    every new shape, which doubled the time of a one-off encode)."""
+
+    def run(item: T) -> R:
+        import torch
+
+        torch.set_num_threads(1)
+        with torch.inference_mode(), torch.jit.optimized_execution(False):
+            return fn(item)
+
+    return run
+
+
+def default_workers(device: str | None = None) -> int:
+    """One worker per core the process may use; two on a GPU, so that the CPU coder of
+    one tile overlaps the network of the next."""
+    if device and device.startswith("cuda"):
+        return 2
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """fn over items on ``workers`` threads, results in order, at most 2 x workers in flight
+    (so memory stays bounded by tiles, not by the image)."""
+    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="l3c")
+    pending: deque[Future[R]] = deque()
+    try:
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- encoding ------------------------------------------------------------------------
 
 
 def uniform_cdf(alphabet: int) -> np.ndarray:
@@ -110,17 +182,7 @@ def pad_image(pixels: np.ndarray) -> np.ndarray:
     return np.pad(pixels, ((0, ph), (0, pw), (0, 0)), mode="edge")
 
 
-def encode(
-    pixels: np.ndarray,
-    mode: str = "RGB",
-    device: str | None = None,
-    metadata: dict[bytes, bytes] | None = None,
-) -> bytes:
-    """Encode a uint8 array (H, W, bands) of ``mode`` as a complete .l3c file.
-
-    ``metadata`` maps metadata section tags (``_format.METADATA_TAGS``) to bytes that
-    are stored verbatim.
-    """
+def _check_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode not in _format.MODES:
         msg = f"cannot write mode {mode} as L3C"
         raise OSError(msg)
@@ -134,52 +196,103 @@ def encode(
     if min(pixels.shape[:2]) < 1 or max(pixels.shape[:2]) > _format.MAX_DIMENSION:
         msg = f"cannot store an image of {pixels.shape[1]}x{pixels.shape[0]} pixels"
         raise ValueError(msg)
-    pixels = np.ascontiguousarray(pixels)
-    h, w = pixels.shape[:2]
-    model = _model.load(device)
+    return pixels
+
+
+def _check_tile_size(tile_size: int) -> None:
+    if not (_format.MIN_TILE <= tile_size <= _format.MAX_TILE and tile_size % PAD_MULTIPLE == 0):
+        msg = (
+            f"tile size must be a multiple of {PAD_MULTIPLE} from {_format.MIN_TILE} "
+            f"to {_format.MAX_TILE}, got {tile_size}"
+        )
+        raise ValueError(msg)
+
+
+def write(
+    fp: BinaryIO,
+    pixels: np.ndarray,
+    mode: str = "RGB",
+    device: str | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+    tile_size: int = DEFAULT_TILE,
+    workers: int | None = None,
+) -> None:
+    """Encode a uint8 array (H, W, bands) of ``mode`` to ``fp`` as a complete .l3c file.
+
+    Every argument is checked before the first byte is written. Tiles are written as
+    they finish, in order. ``metadata`` maps metadata section tags
+    (``_format.METADATA_TAGS``) to bytes that are stored verbatim.
+    """
+    pixels = _check_pixels(pixels, mode)
+    _check_tile_size(tile_size)
     sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
     for tag in sections:
         if tag not in _format.METADATA_TAGS:
             msg = f"{tag!r} is not an L3C metadata section"
             raise ValueError(msg)
+    h, w = pixels.shape[:2]
+    model = _model.load(device)
+    header = Header(w, h, mode, model.model_id, tile_size, len(sections))
+    workers = workers or default_workers(device)
+
+    def encode_tile(tile: Tile) -> bytes:
+        view = pixels[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
+        return _format.pack_section(_format.TILE_TAG, _encode_tile(model, view, mode))
+
+    fp.write(header.pack())
+    for tag, payload in sections.items():
+        fp.write(_format.pack_section(tag, payload))
+    with _one_torch_thread():
+        for section in _ordered_map(_in_worker(encode_tile), header.tiles(), workers):
+            fp.write(section)
+
+
+def encode(
+    pixels: np.ndarray,
+    mode: str = "RGB",
+    device: str | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+    tile_size: int = DEFAULT_TILE,
+    workers: int | None = None,
+) -> bytes:
+    """The bytes of a complete .l3c file; see ``write``."""
+    out = io.BytesIO()
+    write(out, pixels, mode, device, metadata, tile_size, workers)
+    return out.getvalue()
+
+
+def _encode_tile(model: _model.LoadedModel, pixels: np.ndarray, mode: str) -> bytes:
+    streams = []
     for layer in LAYERS[mode]:
-        sections.update(_encode_layer(model, pixels, layer))
-    header = Header(w, h, mode, model.model_id, zlib.crc32(pixels.tobytes()), len(sections))
-    return header.pack() + _format.pack_sections(sections)
+        streams += _encode_layer(model, pixels, layer)
+    return _format.pack_tile(zlib.crc32(np.ascontiguousarray(pixels).tobytes()), streams)
 
 
-def _encode_layer(
-    model: _model.LoadedModel, pixels: np.ndarray, layer: Layer
-) -> dict[bytes, bytes]:
+def _encode_layer(model: _model.LoadedModel, pixels: np.ndarray, layer: Layer) -> list[bytes]:
+    """The layer's streams in file order: z(S) .. z(1), then its coded planes."""
     import torch
 
     from pillow_l3c import _coder
 
     net, dev = model.module, model.device
     h, w = pixels.shape[:2]
-    sections: dict[bytes, bytes] = {}
-    with _inference():
-        view = pad_image(pixels[:, :, list(layer.view)])
-        x = torch.from_numpy(view).permute(2, 0, 1)[None].contiguous().to(dev)
-        symbols = net.extract(x)
-        top = symbols[-1].reshape(-1).to(torch.int32).cpu().numpy()
-        sections[layer.latent_tag(model.scales)] = _coder.encode_cdf(
-            top, uniform_cdf(model.levels), PRECISION
-        )
-        feat = None
-        for s in range(model.scales, 0, -1):
-            feat, params = net.predict(s, symbols[s - 1], feat)
-            if s > 1:
-                target = symbols[s - 2].reshape(-1).to(torch.int32).cpu().numpy()
-                mix = quantize_mixture(*net.latent_mixture(params))
-                sections[layer.latent_tag(s - 1)] = _coder.encode_mixture(
-                    target, *mix, model.levels, PRECISION
-                )
-        for j, band in enumerate(layer.coded):
-            mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
-            target = pixels[:, :, band].reshape(-1).astype(np.int32)
-            sections[layer.plane_tag(j)] = _coder.encode_mixture(target, *mix, 256, PRECISION)
-    return sections
+    view = pad_image(pixels[:, :, list(layer.view)])
+    x = torch.from_numpy(view).permute(2, 0, 1)[None].contiguous().to(dev)
+    symbols = net.extract(x)
+    top = symbols[-1].reshape(-1).to(torch.int32).cpu().numpy()
+    streams = [_coder.encode_cdf(top, uniform_cdf(model.levels), PRECISION)]
+    feat = None
+    for s in range(model.scales, 0, -1):
+        feat, params = net.predict(s, symbols[s - 1], feat)
+        if s > 1:
+            target = symbols[s - 2].reshape(-1).to(torch.int32).cpu().numpy()
+            mix = quantize_mixture(*net.latent_mixture(params))
+            streams.append(_coder.encode_mixture(target, *mix, model.levels, PRECISION))
+    for j, band in enumerate(layer.coded):
+        mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+        target = np.ascontiguousarray(pixels[:, :, band]).reshape(-1).astype(np.int32)
+        streams.append(_coder.encode_mixture(target, *mix, 256, PRECISION))
+    return streams
 
 
 def _crop(
@@ -190,19 +303,30 @@ def _crop(
     return tuple(t.reshape(t.shape[0], hp, wp)[:, :h, :w].reshape(t.shape[0], -1) for t in mixture)  # type: ignore[return-value]
 
 
-def read(fp: BinaryIO) -> Container:
-    """Header and sections of a file, all lengths and checksums verified."""
+# --- decoding ------------------------------------------------------------------------
+
+
+def read_header(fp: BinaryIO) -> tuple[Header, dict[bytes, bytes]]:
+    """Header and metadata of a file, leaving ``fp`` at the first tile."""
     header = _format.read_header(fp)
-    return Container(header, _format.read_sections(fp, header.section_count))
+    return header, _format.read_metadata(fp, header.metadata_count)
 
 
-def decode(data: bytes | BinaryIO, device: str | None = None) -> tuple[Header, np.ndarray]:
+def decode(
+    data: bytes | BinaryIO, device: str | None = None, workers: int | None = None
+) -> tuple[Header, np.ndarray]:
+    """Header and pixels (H, W, bands) uint8 of a whole file."""
     fp = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
-    container = read(fp)
-    return container.header, decode_container(container, device)
+    header, _ = read_header(fp)
+    check_size(header)
+    check_model(header)
+    _check_length(header, fp, stream_count(header.mode, _model.load(device).scales))
+    pixels = np.empty((header.height, header.width, header.planes), dtype=np.uint8)
+    decode_tiles(header, fp, pixels, device, workers)
+    return header, pixels
 
 
-def _check_size(header: Header) -> None:
+def check_size(header: Header) -> None:
     """Pillow's decompression-bomb policy, for callers that bypass Image.open."""
     from PIL import Image
 
@@ -219,31 +343,88 @@ def check_model(header: Header) -> None:
         raise ModelMismatchError(msg)
 
 
-def decode_container(container: Container, device: str | None = None) -> np.ndarray:
-    """Pixels (H, W, bands) uint8 of a parsed file; raises CorruptStreamError if damaged."""
-    header, sections = container.header, container.sections
-    _check_size(header)
+def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:
+    """Refuse, before the pixels are allocated, a file too short for its tiles (a few
+    bytes that claim gigapixels)."""
+    if not fp.seekable():
+        return
+    here = fp.tell()
+    present = fp.seek(0, io.SEEK_END) - here
+    fp.seek(here)
+    need = header.tile_count() * _format.min_tile_bytes(streams)
+    if present < need:
+        msg = (
+            f"L3C file is truncated: its {header.tile_count()} tiles need at least "
+            f"{need} bytes, {present} present"
+        )
+        raise _format.TruncatedFileError(msg)
+
+
+def decode_tiles(
+    header: Header,
+    fp: BinaryIO,
+    out: np.ndarray,
+    device: str | None = None,
+    workers: int | None = None,
+    keep_truncated: bool = False,
+) -> bool:
+    """Decode the tiles that follow the metadata into ``out`` (H, W, bands) uint8.
+
+    Returns whether every tile was present. A file that ends early raises
+    TruncatedFileError, unless ``keep_truncated``: then the tiles before the cut are
+    decoded and the rest of ``out`` is left as it was (Pillow's LOAD_TRUNCATED_IMAGES).
+    Any other damage raises CorruptStreamError; pixels are never returned unchecked.
+    """
     check_model(header)
     model = _model.load(device)
-    layers = LAYERS[header.mode]
-    expected = set().union(*(layer.tags(model.scales) for layer in layers))
-    coded = {tag for tag in sections if tag not in _format.METADATA_TAGS}
-    if coded != expected:
-        msg = f"L3C file has sections {sorted(coded)}, expected {sorted(expected)}"
-        raise CorruptStreamError(msg)
-    pixels = np.empty((header.height, header.width, header.planes), dtype=np.uint8)
-    for layer in layers:
-        _decode_layer(model, sections, layer, pixels)
-    if zlib.crc32(pixels.tobytes()) != header.pixel_crc:
-        msg = "L3C pixel checksum mismatch: the file is damaged"
-        raise CorruptStreamError(msg)
+    streams = stream_count(header.mode, model.scales)
+    complete = True
+
+    def payloads() -> Iterator[tuple[Tile, bytes]]:
+        nonlocal complete
+        for tile in header.tiles():
+            try:
+                payload = _format.read_tile(fp)
+            except _format.TruncatedFileError:
+                if not keep_truncated:
+                    raise
+                complete = False
+                return
+            yield tile, payload
+
+    def decode_tile(job: tuple[Tile, bytes]) -> None:
+        tile, payload = job
+        crc, data = _format.unpack_tile(payload, streams)
+        region = out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
+        pixels = _decode_tile(model, data, header.mode, tile)
+        if zlib.crc32(pixels.tobytes()) != crc:
+            msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
+            raise CorruptStreamError(msg)
+        region[...] = pixels
+
+    with _one_torch_thread():
+        for _ in _ordered_map(
+            _in_worker(decode_tile), payloads(), workers or default_workers(device)
+        ):
+            pass
+    return complete
+
+
+def _decode_tile(
+    model: _model.LoadedModel, streams: list[bytes], mode: str, tile: Tile
+) -> np.ndarray:
+    pixels = np.empty((tile.height, tile.width, _format.MODES[mode][1]), dtype=np.uint8)
+    for layer in LAYERS[mode]:
+        count = model.scales + len(layer.coded)
+        _decode_layer(model, streams[:count], layer, pixels)
+        streams = streams[count:]
     return pixels
 
 
 def _decode_layer(
-    model: _model.LoadedModel, sections: dict[bytes, bytes], layer: Layer, pixels: np.ndarray
+    model: _model.LoadedModel, streams: list[bytes], layer: Layer, pixels: np.ndarray
 ) -> None:
-    """Decode the bands of ``layer`` into ``pixels`` (H, W, bands)."""
+    """Decode the bands of ``layer`` into ``pixels`` (h, w, bands) of one tile."""
     import torch
 
     from pillow_l3c import _coder
@@ -252,26 +433,21 @@ def _decode_layer(
     h, w = pixels.shape[:2]
     hp, wp = h + (-h % PAD_MULTIPLE), w + (-w % PAD_MULTIPLE)
     shapes = [model.latent_shape(s, hp, wp) for s in range(1, model.scales + 1)]
-    with _inference():
-        top = _coder.decode_cdf(
-            sections[layer.latent_tag(model.scales)],
-            uniform_cdf(model.levels),
-            int(np.prod(shapes[-1])),
-            PRECISION,
-        )
-        z = torch.from_numpy(top.astype(np.int64)).reshape(1, *shapes[-1]).to(dev)
-        feat = None
-        for s in range(model.scales, 0, -1):
-            feat, params = net.predict(s, z, feat)
-            if s > 1:
-                mix = quantize_mixture(*net.latent_mixture(params))
-                sym = _coder.decode_mixture(
-                    sections[layer.latent_tag(s - 1)], *mix, model.levels, PRECISION
-                )
-                z = torch.from_numpy(sym.astype(np.int64)).reshape(1, *shapes[s - 2]).to(dev)
-        x = torch.zeros((1, 3, hp, wp), dtype=torch.uint8, device=dev)
-        for j, band in enumerate(layer.coded):
-            mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
-            plane = _coder.decode_mixture(sections[layer.plane_tag(j)], *mix, 256, PRECISION)
-            pixels[:, :, band] = plane.reshape(h, w)
-            x[0, j, :h, :w] = torch.from_numpy(pixels[:, :, band]).to(dev)
+    coded = iter(streams)
+    top = _coder.decode_cdf(
+        next(coded), uniform_cdf(model.levels), int(np.prod(shapes[-1])), PRECISION
+    )
+    z = torch.from_numpy(top.astype(np.int64)).reshape(1, *shapes[-1]).to(dev)
+    feat = None
+    for s in range(model.scales, 0, -1):
+        feat, params = net.predict(s, z, feat)
+        if s > 1:
+            mix = quantize_mixture(*net.latent_mixture(params))
+            sym = _coder.decode_mixture(next(coded), *mix, model.levels, PRECISION)
+            z = torch.from_numpy(sym.astype(np.int64)).reshape(1, *shapes[s - 2]).to(dev)
+    x = torch.zeros((1, 3, hp, wp), dtype=torch.uint8, device=dev)
+    for j, band in enumerate(layer.coded):
+        mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+        plane = _coder.decode_mixture(next(coded), *mix, 256, PRECISION)
+        pixels[:, :, band] = plane.reshape(h, w)
+        x[0, j, :h, :w] = torch.from_numpy(pixels[:, :, band]).to(dev)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import BinaryIO
 
 from pillow_l3c.errors import CorruptStreamError, L3cError
@@ -16,21 +16,27 @@ from pillow_l3c.errors import CorruptStreamError, L3cError
 # Like PNG's: a high-bit byte catches 7-bit transfers, CR LF and LF catch newline
 # conversion, and ^Z stops a DOS `type`.
 MAGIC = b"\x89L3C\r\n\x1a\n"
-VERSION = 1
+VERSION = 2
 MODEL_ID_BYTES = 16
 MAX_DIMENSION = (1 << 31) - 1
-MAX_SECTIONS = 64
+TILE_MULTIPLE = 8  # three stride-2 scales
+MIN_TILE, MAX_TILE = 8, 1 << 15
+MAX_STREAMS = 32
 
 # mode name -> (code, bands); only modes stored exactly are listed.
 MODES: dict[str, tuple[int, int]] = {"RGB": (1, 3), "L": (2, 1), "LA": (3, 2), "RGBA": (4, 4)}
-# Metadata sections, stored verbatim before the coded ones, and their Pillow info keys.
+# Metadata sections, stored verbatim before the tiles, and their Pillow info keys.
 METADATA_TAGS: dict[bytes, str] = {b"ICCP": "icc_profile", b"EXIF": "exif", b"XMP ": "xmp"}
 MODE_NAMES = {code: name for name, (code, _) in MODES.items()}
+TILE_TAG = b"TILE"
 
-_HEAD = struct.Struct(">8sHIIBB16sIH")  # magic .. number of sections
+_HEAD = struct.Struct(">8sHIIBB16sIH")  # magic .. number of metadata sections
 _CRC = struct.Struct(">I")
 _SECTION = struct.Struct(">4sI")
+_TILE_HEAD = struct.Struct(">IB")  # pixel CRC-32, number of streams
+_LENGTH = struct.Struct(">I")
 HEADER_BYTES = _HEAD.size + _CRC.size
+RANS_MIN_BYTES = 16  # two 64-bit states (csrc/rans.hpp)
 
 
 class NotL3cError(SyntaxError):
@@ -41,19 +47,44 @@ class TruncatedFileError(CorruptStreamError):
     """The file ends before a length in it says it should."""
 
 
+@dataclass(frozen=True)
+class Tile:
+    """One independently coded square of the image (the last row and column may be smaller)."""
+
+    index: int
+    top: int
+    left: int
+    height: int
+    width: int
+
+
 @dataclass
 class Header:
     width: int
     height: int
     mode: str
     model_id: bytes
-    pixel_crc: int
-    section_count: int
+    tile_size: int
+    metadata_count: int
     version: int = VERSION
 
     @property
     def planes(self) -> int:
         return MODES[self.mode][1]
+
+    def tiles(self) -> list[Tile]:
+        """The tiles in file order: rows of tiles from the top, each from the left."""
+        t = self.tile_size
+        return [
+            Tile(i, top, left, min(t, self.height - top), min(t, self.width - left))
+            for i, (top, left) in enumerate(
+                (top, left) for top in range(0, self.height, t) for left in range(0, self.width, t)
+            )
+        ]
+
+    def tile_count(self) -> int:
+        t = self.tile_size
+        return -(-self.height // t) * -(-self.width // t)
 
     def pack(self) -> bytes:
         code = MODES[self.mode][0]
@@ -65,16 +96,10 @@ class Header:
             code,
             0,
             self.model_id,
-            self.pixel_crc,
-            self.section_count,
+            self.tile_size,
+            self.metadata_count,
         )
         return head + _CRC.pack(zlib.crc32(head))
-
-
-@dataclass
-class Container:
-    header: Header
-    sections: dict[bytes, bytes] = field(default_factory=dict)
 
 
 def parse_header(data: bytes) -> Header:
@@ -95,7 +120,7 @@ def parse_header(data: bytes) -> Header:
     if zlib.crc32(head) != crc:
         msg = "L3C header checksum mismatch (damaged file)"
         raise CorruptStreamError(msg)
-    _, version, width, height, code, reserved, model_id, pixel_crc, count = _HEAD.unpack(head)
+    _, version, width, height, code, reserved, model_id, tile, count = _HEAD.unpack(head)
     if version != VERSION:
         msg = f"unsupported L3C format version {version} (this reader knows {VERSION})"
         raise L3cError(msg)
@@ -105,43 +130,73 @@ def parse_header(data: bytes) -> Header:
     if code not in MODE_NAMES or reserved != 0:
         msg = f"unknown L3C mode code {code}"
         raise CorruptStreamError(msg)
-    if count > MAX_SECTIONS:
-        msg = f"L3C header announces {count} sections (at most {MAX_SECTIONS})"
+    if not (MIN_TILE <= tile <= MAX_TILE and tile % TILE_MULTIPLE == 0):
+        msg = f"invalid L3C tile size {tile}"
         raise CorruptStreamError(msg)
-    return Header(width, height, MODE_NAMES[code], model_id, pixel_crc, count, version)
+    if count > len(METADATA_TAGS):
+        msg = f"L3C header announces {count} metadata sections (at most {len(METADATA_TAGS)})"
+        raise CorruptStreamError(msg)
+    return Header(width, height, MODE_NAMES[code], model_id, tile, count, version)
+
+
+def pack_tile(pixel_crc: int, streams: list[bytes]) -> bytes:
+    """A tile section's payload: the CRC-32 of its pixels, then its length-prefixed streams."""
+    lengths = b"".join(_LENGTH.pack(len(s)) for s in streams)
+    return _TILE_HEAD.pack(pixel_crc, len(streams)) + lengths + b"".join(streams)
+
+
+def unpack_tile(payload: bytes, streams: int) -> tuple[int, list[bytes]]:
+    """(pixel CRC-32, streams) of a tile section; every length checked against the payload."""
+    if len(payload) < _TILE_HEAD.size:
+        msg = "L3C tile section is too short"
+        raise CorruptStreamError(msg)
+    crc, count = _TILE_HEAD.unpack_from(payload)
+    if count != streams:
+        msg = f"L3C tile has {count} streams, expected {streams}"
+        raise CorruptStreamError(msg)
+    pos = _TILE_HEAD.size + count * _LENGTH.size
+    if pos > len(payload):
+        msg = "L3C tile section is too short for its stream lengths"
+        raise CorruptStreamError(msg)
+    lengths = [_LENGTH.unpack_from(payload, _TILE_HEAD.size + 4 * i)[0] for i in range(count)]
+    if pos + sum(lengths) != len(payload):
+        msg = f"L3C tile stream lengths add up to {sum(lengths)}, not {len(payload) - pos}"
+        raise CorruptStreamError(msg)
+    out = []
+    for n in lengths:
+        out.append(payload[pos : pos + n])
+        pos += n
+    return crc, out
+
+
+def min_tile_bytes(streams: int) -> int:
+    """The smallest a tile section can be: no stream is shorter than its rANS header."""
+    return _SECTION.size + _TILE_HEAD.size + streams * (_LENGTH.size + RANS_MIN_BYTES) + _CRC.size
 
 
 def read_header(fp: BinaryIO) -> Header:
     return parse_header(fp.read(HEADER_BYTES))
 
 
-def read_sections(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
-    """Read ``count`` sections, each checked by its CRC-32.
-
-    Lengths are never trusted: a section is read in bounded pieces, so a length that
-    points past the end of the file costs no memory and raises TruncatedFileError.
-    """
-    sections: dict[bytes, bytes] = {}
-    for _ in range(count):
-        _add_section(sections, *_read_section(fp))
-    return sections
-
-
 def read_metadata(fp: BinaryIO, count: int) -> dict[bytes, bytes]:
-    """Read the metadata sections at the start of the ``count`` sections.
-
-    Stops before the first coded section (``fp`` is left at its start), so that
-    ``Image.open`` gets the metadata without reading the image data.
-    """
+    """The ``count`` metadata sections that follow the header, each checked by its CRC-32."""
     metadata: dict[bytes, bytes] = {}
     for _ in range(count):
-        start = fp.tell()
-        tag = fp.read(4)
-        fp.seek(start)
+        tag, payload = _read_section(fp)
         if tag not in METADATA_TAGS:
-            break
-        _add_section(metadata, *_read_section(fp))
+            msg = f"L3C section {tag!r} is not a metadata section"
+            raise CorruptStreamError(msg)
+        _add_section(metadata, tag, payload)
     return metadata
+
+
+def read_tile(fp: BinaryIO) -> bytes:
+    """The payload of the next tile section."""
+    tag, payload = _read_section(fp)
+    if tag != TILE_TAG:
+        msg = f"L3C section {tag!r} where a tile was expected"
+        raise CorruptStreamError(msg)
+    return payload
 
 
 def _add_section(sections: dict[bytes, bytes], tag: bytes, payload: bytes) -> None:
@@ -161,13 +216,9 @@ def _read_section(fp: BinaryIO) -> tuple[bytes, bytes]:
     return tag, payload
 
 
-def pack_sections(sections: dict[bytes, bytes]) -> bytes:
-    out = []
-    for tag, payload in sections.items():
-        out.append(_SECTION.pack(tag, len(payload)))
-        out.append(payload)
-        out.append(_CRC.pack(zlib.crc32(payload, zlib.crc32(tag))))
-    return b"".join(out)
+def pack_section(tag: bytes, payload: bytes) -> bytes:
+    crc = _CRC.pack(zlib.crc32(payload, zlib.crc32(tag)))
+    return _SECTION.pack(tag, len(payload)) + payload + crc
 
 
 def _read_exact(fp: BinaryIO, size: int, block: int = 1 << 20) -> bytes:

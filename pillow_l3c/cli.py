@@ -72,6 +72,7 @@ def _info(path: Path) -> str:
         h = _format.read_header(f)
     return (
         f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
+        f"{h.tile_count()} tile{'s' if h.tile_count() > 1 else ''} of {h.tile_size}, "
         f"model {h.model_id.hex()}, {_bpsp(path):.3f} bpsp"
     )
 

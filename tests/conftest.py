@@ -41,3 +41,13 @@ def small_l3c(small_photo: np.ndarray) -> bytes:
     import pillow_l3c
 
     return pillow_l3c.encode(small_photo)
+
+
+@pytest.fixture(scope="session")
+def citrus() -> np.ndarray:
+    return load_photo("citrus_77x53.png")
+
+
+@pytest.fixture(scope="session")
+def storm() -> np.ndarray:
+    return load_photo("storm_256x192.png")

@@ -116,13 +116,85 @@ def test_damaged_payload_raises_never_wrong_pixels(small_l3c: bytes) -> None:
 
 
 def test_pixel_checksum_guards_the_decoded_image(small_l3c: bytes) -> None:
-    damaged = bytearray(small_l3c)
-    damaged[36] ^= 1  # the stored pixel CRC; then re-seal the header checksum
     import zlib
 
-    damaged[42:46] = zlib.crc32(bytes(damaged[:42])).to_bytes(4, "big")
-    with pytest.raises(CorruptStreamError, match="pixel checksum"):
+    damaged = bytearray(small_l3c)
+    start = _format.HEADER_BYTES + 8  # the one tile's payload, which starts with its pixel CRC
+    damaged[start] ^= 1
+    damaged[-4:] = zlib.crc32(bytes(damaged[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
+    with pytest.raises(CorruptStreamError, match="pixel checksum mismatch in tile 0"):
         pillow_l3c.decode(bytes(damaged))
+
+
+def _tile_offsets(data: bytes) -> list[int]:
+    """Where each tile section of a file without metadata starts."""
+    pos, offsets = _format.HEADER_BYTES, []
+    while pos < len(data):
+        offsets.append(pos)
+        pos += 12 + int.from_bytes(data[pos + 4 : pos + 8], "big")
+    return offsets
+
+
+def test_truncated_file_keeps_its_complete_tiles(
+    storm: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = pillow_l3c.encode(storm, tile_size=64)  # 256x192: 4 x 3 tiles
+    offsets = _tile_offsets(data)
+    assert len(offsets) == 12
+    cut = data[: offsets[5] + 100]  # tiles 0-4 complete, tile 5 cut short
+    with Image.open(io.BytesIO(cut)) as im, pytest.raises(OSError, match="image file is truncated"):
+        im.load()
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(cut)) as im:
+        im.load()
+        got = np.asarray(im)
+    np.testing.assert_array_equal(got[:64], storm[:64])  # tiles 0-3
+    np.testing.assert_array_equal(got[64:128, :64], storm[64:128, :64])  # tile 4
+    assert not got[64:128, 64:].any()
+    assert not got[128:].any()
+
+
+def test_tiny_file_claiming_a_huge_image_is_refused_before_allocation(small_l3c: bytes) -> None:
+    import zlib
+
+    head = bytearray(small_l3c[: _format.HEADER_BYTES])
+    head[10:18] = (9000).to_bytes(4, "big") * 2  # 81 MP: 324 tiles of 512
+    head[42:46] = zlib.crc32(bytes(head[:42])).to_bytes(4, "big")
+    with pytest.raises(_format.TruncatedFileError, match="324 tiles need at least"):
+        pillow_l3c.decode(bytes(head) + small_l3c[_format.HEADER_BYTES :])
+
+
+@pytest.mark.parametrize("tile_size", [8, 24, 64])
+def test_any_tile_size_round_trips(citrus: np.ndarray, tile_size: int) -> None:
+    data = pillow_l3c.encode(citrus, tile_size=tile_size)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.info["l3c_tile_size"] == tile_size
+        np.testing.assert_array_equal(np.asarray(im), citrus)
+
+
+def test_bad_tile_size_is_refused_before_writing(citrus: np.ndarray) -> None:
+    out = io.BytesIO()
+    with pytest.raises(
+        ValueError, match="tile size must be a multiple of 8 from 8 to 32768, got 100"
+    ):
+        Image.fromarray(citrus).save(out, format="L3C", tile_size=100)
+    assert out.getvalue() == b""
+
+
+def test_files_do_not_depend_on_workers_or_torch_threads(storm: np.ndarray) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    reference = pillow_l3c.encode(storm, tile_size=128, workers=1)
+    try:
+        torch.set_num_threads(2)
+        assert pillow_l3c.encode(storm, tile_size=128, workers=2) == reference
+        assert torch.get_num_threads() == 2  # the caller's setting is restored
+        torch.set_num_threads(1)
+        assert pillow_l3c.encode(storm, tile_size=128, workers=3) == reference
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(pillow_l3c.decode(reference, workers=2), storm)
 
 
 def test_other_model_is_named(

@@ -18,8 +18,8 @@ def header(**kw: object) -> Header:
         "height": 53,
         "mode": "RGB",
         "model_id": bytes(range(16)),
-        "pixel_crc": 0xDEADBEEF,
-        "section_count": 2,
+        "tile_size": 512,
+        "metadata_count": 2,
     }
     fields.update(kw)
     return Header(**fields)  # type: ignore[arg-type]
@@ -29,9 +29,25 @@ def test_header_roundtrip_and_layout() -> None:
     raw = header().pack()
     assert len(raw) == _format.HEADER_BYTES == 46
     assert raw.startswith(b"\x89L3C\r\n\x1a\n")
-    assert raw[8:10] == b"\x00\x01"  # version, big-endian
+    assert raw[8:10] == b"\x00\x02"  # version, big-endian
     assert raw[10:14] == (77).to_bytes(4, "big")
+    assert raw[36:40] == (512).to_bytes(4, "big")
     assert _format.parse_header(raw) == header()
+
+
+def test_tiles_cover_the_image_in_raster_order() -> None:
+    h = header(width=1100, height=513)
+    tiles = h.tiles()
+    assert h.tile_count() == len(tiles) == 3 * 2
+    assert [(t.top, t.left, t.height, t.width) for t in tiles] == [
+        (0, 0, 512, 512),
+        (0, 512, 512, 512),
+        (0, 1024, 512, 76),
+        (512, 0, 1, 512),
+        (512, 512, 1, 512),
+        (512, 1024, 1, 76),
+    ]
+    assert header(width=1, height=1).tile_count() == 1
 
 
 @pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n" + bytes(40), b"GIF89a", b"\x89L3C\n"])
@@ -62,34 +78,66 @@ def _repack(**kw: object) -> bytes:
 
 
 def test_unknown_version_zero_size_and_mode_are_refused() -> None:
-    with pytest.raises(L3cError, match="unsupported L3C format version 2"):
-        _format.parse_header(_repack(v=(8, b"\x00\x02")))
+    with pytest.raises(
+        L3cError, match="unsupported L3C format version 1 \\(this reader knows 2\\)"
+    ):
+        _format.parse_header(_repack(v=(8, b"\x00\x01")))
     with pytest.raises(CorruptStreamError, match="invalid L3C image size 0x53"):
         _format.parse_header(_repack(w=(10, bytes(4))))
     with pytest.raises(CorruptStreamError, match="unknown L3C mode code 9"):
         _format.parse_header(_repack(m=(18, b"\x09")))
-    with pytest.raises(CorruptStreamError, match="65535 sections"):
+    with pytest.raises(CorruptStreamError, match="65535 metadata sections"):
         _format.parse_header(_repack(n=(40, b"\xff\xff")))
+    for bad in (0, 4, 12, 1 << 16):
+        with pytest.raises(CorruptStreamError, match=f"invalid L3C tile size {bad}"):
+            _format.parse_header(_repack(t=(36, bad.to_bytes(4, "big"))))
 
 
 def test_sections_roundtrip_and_checksums() -> None:
-    sections = {b"LAT1": b"abc", b"PL00": bytes(1000)}
-    packed = _format.pack_sections(sections)
-    assert _format.read_sections(io.BytesIO(packed), 2) == sections
+    packed = _format.pack_section(b"ICCP", b"abc") + _format.pack_section(b"TILE", bytes(1000))
+    fp = io.BytesIO(packed)
+    assert _format.read_metadata(fp, 1) == {b"ICCP": b"abc"}
+    assert _format.read_tile(fp) == bytes(1000)
     damaged = bytearray(packed)
     damaged[9] ^= 1
     with pytest.raises(CorruptStreamError, match="checksum mismatch"):
-        _format.read_sections(io.BytesIO(bytes(damaged)), 2)
+        _format.read_metadata(io.BytesIO(bytes(damaged)), 1)
+
+
+def test_sections_of_the_wrong_kind_are_refused() -> None:
+    with pytest.raises(CorruptStreamError, match="'TILE' is not a metadata section"):
+        _format.read_metadata(io.BytesIO(_format.pack_section(b"TILE", b"")), 1)
+    with pytest.raises(CorruptStreamError, match="'EXIF' where a tile was expected"):
+        _format.read_tile(io.BytesIO(_format.pack_section(b"EXIF", b"")))
+    twice = _format.pack_section(b"EXIF", b"a") * 2
+    with pytest.raises(CorruptStreamError, match="appears twice"):
+        _format.read_metadata(io.BytesIO(twice), 2)
 
 
 def test_huge_length_is_truncation_not_allocation() -> None:
-    packed = b"LAT1" + (0xFFFFFFF0).to_bytes(4, "big") + b"xyz"
+    packed = b"TILE" + (0xFFFFFFF0).to_bytes(4, "big") + b"xyz"
     with pytest.raises(_format.TruncatedFileError, match="truncated"):
-        _format.read_sections(io.BytesIO(packed), 1)
+        _format.read_tile(io.BytesIO(packed))
 
 
 def test_every_truncation_of_sections_raises() -> None:
-    packed = _format.pack_sections({b"LAT1": b"abcdef", b"PL00": b"xy"})
+    packed = _format.pack_section(b"TILE", b"abcdef")
     for cut in range(len(packed)):
         with pytest.raises(CorruptStreamError):
-            _format.read_sections(io.BytesIO(packed[:cut]), 2)
+            _format.read_tile(io.BytesIO(packed[:cut]))
+
+
+def test_tile_payload_lengths_are_checked() -> None:
+    payload = _format.pack_tile(0x1234, [b"a" * 16, b"b" * 20])
+    assert _format.unpack_tile(payload, 2) == (0x1234, [b"a" * 16, b"b" * 20])
+    with pytest.raises(CorruptStreamError, match="has 2 streams, expected 3"):
+        _format.unpack_tile(payload, 3)
+    with pytest.raises(CorruptStreamError, match="add up to 36, not 35"):
+        _format.unpack_tile(payload[:-1], 2)
+    with pytest.raises(CorruptStreamError, match="too short for its stream lengths"):
+        _format.unpack_tile(payload[:8], 2)
+    with pytest.raises(CorruptStreamError, match="too short"):
+        _format.unpack_tile(b"\x00", 2)
+    huge = payload[:5] + b"\xff\xff\xff\xff" + payload[9:]
+    with pytest.raises(CorruptStreamError, match="add up to"):
+        _format.unpack_tile(huge, 2)
