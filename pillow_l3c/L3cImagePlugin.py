@@ -19,9 +19,10 @@ FORMAT = "L3C"
 MIME = "image/x-l3c"
 EXTENSION = ".l3c"
 
-# Pillow has no way to pass options to Image.open; this is the one global setting,
-# changed by pillow_l3c.register(device=...).
+# Pillow has no way to pass options to Image.open; these are the global settings,
+# changed by pillow_l3c.register(device=..., workers=...).
 decode_device: str | None = None
+decode_workers: int | None = None
 
 
 def _accept(prefix: bytes) -> bool:

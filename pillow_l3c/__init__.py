@@ -26,9 +26,11 @@ __all__ = [
 ]
 
 
-def register(device: str | None = None) -> None:
-    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` decodes."""
+def register(device: str | None = None, workers: int | None = None) -> None:
+    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` decodes, and
+    how many tiles it decodes at once (default: one per core)."""
     L3cImagePlugin.decode_device = device
+    L3cImagePlugin.decode_workers = workers
 
 
 def encode(

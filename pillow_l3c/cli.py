@@ -4,6 +4,14 @@
     l3c decode IN... [-o OUT]    .l3c -> .png (or any format Pillow writes, by OUT's suffix)
     l3c info FILE...             size, mode, model id and bpsp, from the header only
     l3c compare IMAGE...         bpsp of L3C against PNG, with an exact round-trip check
+    l3c bench DIR                L3C against PNG, WebP, JPEG 2000, JPEG XL (pillow_l3c.bench)
+
+An input folder stands for the images in it and its subfolders; their outputs keep
+the folder structure under OUT. Many files are coded by one process per core, each
+coding its file's tiles one at a time; one file is coded by all cores, tile by tile.
+Outputs are written under a temporary name and renamed when complete, so an
+interrupted run leaves no partial file, and a rerun skips every output that is newer
+than its input (``--force`` recodes them): it resumes where it stopped.
 
 Every error ends the command with a one-line message and exit status 1; with many
 inputs the others are still processed.
@@ -15,6 +23,8 @@ import argparse
 import io
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -22,26 +32,49 @@ from PIL import Image
 from tqdm import tqdm
 
 import pillow_l3c
-from pillow_l3c import _format
+from pillow_l3c import _format, bench
+from pillow_l3c._codec import default_workers
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
 
 
-def _targets(inputs: Sequence[Path], out: Path | None, suffix: str) -> list[Path]:
-    if out is None:
-        return [p.with_suffix(suffix) for p in inputs]
-    if len(inputs) == 1 and not out.is_dir():
-        return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    return [out / (p.stem + suffix) for p in inputs]
+def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
+    """Source -> target for every file to code; a folder stands for the files in it
+    (images to encode, .l3c files to decode), mirrored under ``out``."""
+    wanted = {".l3c"} if suffix != ".l3c" else IMAGE_SUFFIXES
+    pairs: dict[Path, Path] = {}
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in wanted)
+            base = out if out is not None else item
+            for p in found:
+                pairs[p] = (base / p.relative_to(item)).with_suffix(suffix)
+        elif out is None:
+            pairs[item] = item.with_suffix(suffix)
+        elif len(inputs) == 1 and not out.is_dir():
+            pairs[item] = out
+        else:
+            pairs[item] = out / (item.stem + suffix)
+    return pairs
 
 
-def _encode_one(src: Path, dst: Path, device: str | None) -> str:
+def _up_to_date(src: Path, dst: Path) -> bool:
+    """An output from an earlier run: complete (outputs appear only by rename) and newer
+    than its input."""
+    try:
+        return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
+    except OSError:
+        return False
+
+
+def _encode_one(src: Path, dst: Path, device: str | None, workers: int | None = None) -> str:
     with Image.open(src) as im:
-        _atomic_save(im, dst, device=device)
+        _atomic_save(im, dst, device=device, workers=workers)
     return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)"
 
 
-def _decode_one(src: Path, dst: Path, device: str | None) -> str:
-    pillow_l3c.register(device)
+def _decode_one(src: Path, dst: Path, device: str | None, workers: int | None = None) -> str:
+    pillow_l3c.register(device, workers)
     with Image.open(src) as im:
         if im.format != "L3C":
             msg = f"not an L3C file (Pillow reads it as {im.format})"
@@ -54,6 +87,7 @@ def _decode_one(src: Path, dst: Path, device: str | None) -> str:
 def _atomic_save(im: Image.Image, dst: Path, **params: object) -> None:
     """Save to a temporary name first, so a failure never leaves a partial file."""
     tmp = dst.with_name(f".{dst.name}.partial")
+    dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         im.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **params)
         tmp.replace(dst)
@@ -94,15 +128,62 @@ def _compare(path: Path, device: str | None) -> str:
     )
 
 
+ERRORS = (OSError, ValueError, SyntaxError)
+
+
 def _run(items: Sequence[Path], job: Callable[[Path], str], progress: bool) -> int:
     failures = 0
     bar = tqdm(items, unit="file", disable=not progress or len(items) < 2, file=sys.stderr)
     for item in bar:
         try:
             tqdm.write(job(item), file=sys.stdout)
-        except (OSError, ValueError, SyntaxError) as e:
+        except ERRORS as e:
             failures += 1
             tqdm.write(f"l3c: error: {item}: {e}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _in_child(job: Callable[..., str], src: Path, dst: Path, device: str | None) -> str:
+    """One file in a pool process: its tiles one at a time (the pool has a process per core)."""
+    try:
+        return job(src, dst, device, workers=1)
+    except ERRORS as e:
+        msg = f"l3c: error: {src}: {e}"
+        raise _ChildError(msg) from None
+
+
+class _ChildError(Exception):
+    """An error message that crosses the process boundary as text."""
+
+
+def _code_files(args: argparse.Namespace) -> int:
+    encoding = args.command == "encode"
+    suffix, job = (".l3c", _encode_one) if encoding else (".png", _decode_one)
+    pairs = _jobs(args.inputs, args.output, suffix)
+    missing = [p for p in args.inputs if not p.exists()]
+    failures = len(missing)
+    for p in missing:
+        print(f"l3c: error: {p}: no such file or folder", file=sys.stderr)
+    todo = {
+        s: d for s, d in pairs.items() if s not in missing and (args.force or not _up_to_date(s, d))
+    }
+    if len(todo) < len(pairs) and not args.quiet:
+        print(f"l3c: {len(pairs) - len(todo)} outputs are up to date, skipped", file=sys.stderr)
+    jobs = min(args.jobs or default_workers(), len(todo))
+    if jobs <= 1:
+        code = _run(list(todo), lambda p: job(p, todo[p], args.device), progress=not args.quiet)
+        return max(code, 1 if failures else 0)
+    bar = tqdm(total=len(todo), unit="file", disable=args.quiet, file=sys.stderr)
+    with ProcessPoolExecutor(jobs) as pool:
+        futures = [pool.submit(partial(_in_child, job, s, d, args.device)) for s, d in todo.items()]
+        for future in as_completed(futures):
+            try:
+                tqdm.write(future.result(), file=sys.stdout)
+            except _ChildError as e:
+                failures += 1
+                tqdm.write(str(e), file=sys.stderr)
+            bar.update()
+    bar.close()
     return 1 if failures else 0
 
 
@@ -114,12 +195,16 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("inputs", nargs="+", type=Path)
         s.add_argument("-o", "--output", type=Path, help="file (one input) or folder")
         s.add_argument("--device", help='"cpu" (default) or "cuda"')
+        s.add_argument("-j", "--jobs", type=int, help="processes for many files (default: cores)")
+        s.add_argument("-f", "--force", action="store_true", help="recode up-to-date outputs")
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s = sub.add_parser("info", help="header of .l3c files")
     s.add_argument("inputs", nargs="+", type=Path)
     s = sub.add_parser("compare", help="bpsp of L3C against PNG")
     s.add_argument("inputs", nargs="+", type=Path)
     s.add_argument("--device")
+    s = sub.add_parser("bench", help="L3C against PNG, WebP, JPEG 2000 and JPEG XL")
+    bench.add_arguments(s)
     return p
 
 
@@ -129,9 +214,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args.inputs, _info, progress=False)
     if args.command == "compare":
         return _run(args.inputs, lambda p: _compare(p, args.device), progress=True)
-    suffix, one = (".l3c", _encode_one) if args.command == "encode" else (".png", _decode_one)
-    pairs = dict(zip(args.inputs, _targets(args.inputs, args.output, suffix), strict=True))
-    return _run(args.inputs, lambda p: one(p, pairs[p], args.device), progress=not args.quiet)
+    if args.command == "bench":
+        return bench.run(args)
+    return _code_files(args)
 
 
 if __name__ == "__main__":

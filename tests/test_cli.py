@@ -73,3 +73,67 @@ def test_compare_prints_bpsp_against_png(capsys: pytest.CaptureFixture[str]) -> 
     assert "L3C " in out
     assert "PNG " in out
     assert "round trip exact" in out
+
+
+def _photo_folder(root: Path) -> Path:
+    src = root / "photos"
+    (src / "sub").mkdir(parents=True)
+    shutil.copy(IMAGES / "ladybird_64x48.png", src / "ladybird.png")
+    shutil.copy(IMAGES / "citrus_77x53.png", src / "sub" / "citrus.png")
+    shutil.copy(IMAGES / "path_96x64.png", src / "sub" / "path.png")
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_folder_encode_mirrors_the_tree_and_resumes(
+    tmp_path: Path, jobs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src, out = _photo_folder(tmp_path), tmp_path / "out"
+    assert main(["encode", str(src), "-o", str(out), "-j", jobs, "-q"]) == 0
+    encoded = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.l3c"))
+    assert encoded == ["ladybird.l3c", "sub/citrus.l3c", "sub/path.l3c"]
+    assert not list(out.rglob("*.partial"))
+    # An interrupted run: one output missing. The rerun codes only that one.
+    (out / "sub" / "path.l3c").unlink()
+    before = (out / "ladybird.l3c").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(["encode", str(src), "-o", str(out), "-j", jobs]) == 0
+    captured = capsys.readouterr()
+    assert "2 outputs are up to date, skipped" in captured.err
+    assert captured.out.count(" -> ") == 1
+    assert "path.l3c" in captured.out
+    assert (out / "ladybird.l3c").stat().st_mtime_ns == before
+    assert main(["encode", str(src), "-o", str(out), "-j", jobs, "-q", "--force"]) == 0
+    assert (out / "ladybird.l3c").stat().st_mtime_ns > before
+    # and back, through a pool as well
+    assert main(["decode", str(out), "-o", str(tmp_path / "dec"), "-j", jobs, "-q"]) == 0
+    with (
+        Image.open(src / "sub" / "citrus.png") as a,
+        Image.open(tmp_path / "dec" / "sub" / "citrus.png") as b,
+    ):
+        np.testing.assert_array_equal(np.asarray(a.convert("RGB")), np.asarray(b))
+
+
+def test_pool_reports_each_failure_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = _photo_folder(tmp_path)
+    Image.new("P", (8, 8)).save(src / "palette.png")
+    assert main(["encode", str(src), "-o", str(tmp_path / "out"), "-j", "2", "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"l3c: error: {src / 'palette.png'}: cannot write mode P as L3C"]
+    assert len(list((tmp_path / "out").rglob("*.l3c"))) == 3
+
+
+def test_missing_input_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["encode", str(tmp_path / "nothing"), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"l3c: error: {tmp_path / 'nothing'}: no such file or folder"]
+
+
+def test_bench_is_a_subcommand() -> None:
+    from pillow_l3c.cli import build_parser
+
+    args = build_parser().parse_args(["bench", "photos", "--codecs", "png", "--limit", "2"])
+    assert (args.command, args.limit) == ("bench", 2)
