@@ -18,6 +18,7 @@ import io
 import random
 import sys
 import time
+import warnings
 import zlib
 
 import numpy as np
@@ -97,10 +98,15 @@ def fuzz_coder(n: int, rng: random.Random) -> int:
 def fuzz_file(n: int, rng: random.Random) -> int:
     seeds = []
     nrng = np.random.default_rng(rng.randrange(1 << 32))
-    for mode, shape in [("RGB", (9, 13, 3)), ("L", (8, 8)), ("RGBA", (5, 7, 4)), ("LA", (3, 2, 2))]:
+    for mode, shape, tile in [
+        ("RGB", (9, 13, 3), 8),  # 2 x 2 tiles
+        ("L", (8, 8), 512),
+        ("RGBA", (5, 7, 4), 512),
+        ("LA", (3, 2, 2), 512),
+    ]:
         buf = io.BytesIO()
         Image.fromarray(nrng.integers(0, 256, shape, dtype=np.uint8), mode).save(
-            buf, format="L3C", icc_profile=b"icc" if mode == "RGB" else None
+            buf, format="L3C", icc_profile=b"icc" if mode == "RGB" else None, tile_size=tile
         )
         seeds.append(buf.getvalue())
     decoded = 0
@@ -127,6 +133,7 @@ def main() -> None:
     p.add_argument("--timeout", type=float, default=600, help="seconds before a hang is reported")
     args = p.parse_args()
     faulthandler.dump_traceback_later(args.timeout, exit=True)  # a hang is a finding
+    warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # expected, not a finding
     rng = random.Random(args.seed)
     pillow_l3c.register()
     start = time.monotonic()

@@ -151,7 +151,11 @@ def default_workers(device: str | None = None) -> int:
 
 def _ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
     """fn over items on ``workers`` threads, results in order, at most 2 x workers in flight
-    (so memory stays bounded by tiles, not by the image)."""
+    (so memory stays bounded by tiles, not by the image). One worker runs in the
+    calling thread: a pool for a single tile costs more than small images take."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
     pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="l3c")
     pending: deque[Future[R]] = deque()
     try:
@@ -243,7 +247,8 @@ def write(
     for tag, payload in sections.items():
         fp.write(_format.pack_section(tag, payload))
     with _one_torch_thread():
-        for section in _ordered_map(_in_worker(encode_tile), header.tiles(), workers):
+        tiles = header.tiles()
+        for section in _ordered_map(_in_worker(encode_tile), tiles, min(workers, len(tiles))):
             fp.write(section)
 
 
@@ -402,10 +407,9 @@ def decode_tiles(
             raise CorruptStreamError(msg)
         region[...] = pixels
 
+    workers = min(workers or default_workers(device), header.tile_count())
     with _one_torch_thread():
-        for _ in _ordered_map(
-            _in_worker(decode_tile), payloads(), workers or default_workers(device)
-        ):
+        for _ in _ordered_map(_in_worker(decode_tile), payloads(), workers):
             pass
     return complete
 
