@@ -69,7 +69,14 @@ def reseal(data: bytes) -> bytes:
     return bytes(buf)
 
 
-def fuzz_coder(n: int, rng: random.Random) -> int:
+def watchdog(seconds: float) -> None:
+    """(Re-)arm the hang detector: an input that takes longer than ``seconds`` dumps every
+    thread's stack and ends the run with an error. Re-armed per input, so the limit is
+    per input, not for the whole run."""
+    faulthandler.dump_traceback_later(seconds, exit=True)
+
+
+def fuzz_coder(n: int, rng: random.Random, timeout: float) -> int:
     nrng = np.random.default_rng(rng.randrange(1 << 32))
     k, count = 3, 64
     w = np.full((count, k), 4096 // k, np.int32)
@@ -83,6 +90,7 @@ def fuzz_coder(n: int, rng: random.Random) -> int:
     ]
     decoded = 0
     for i in range(n):
+        watchdog(timeout)
         data = mutate(rng.choice(seeds), rng) if i % 4 else nrng.bytes(rng.randrange(80))
         try:
             if i % 2:
@@ -95,7 +103,7 @@ def fuzz_coder(n: int, rng: random.Random) -> int:
     return decoded
 
 
-def fuzz_file(n: int, rng: random.Random) -> int:
+def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
     seeds = []
     nrng = np.random.default_rng(rng.randrange(1 << 32))
     for mode, shape, tile in [
@@ -113,6 +121,7 @@ def fuzz_file(n: int, rng: random.Random) -> int:
     for i in range(n):
         if i and i % 10_000 == 0:
             print(f"{i} inputs, {decoded} decoded", file=sys.stderr, flush=True)
+        watchdog(timeout)
         data = mutate(rng.choice(seeds), rng)
         if i % 2:
             data = reseal(data)
@@ -130,15 +139,15 @@ def main() -> None:
     p.add_argument("target", choices=["coder", "file"])
     p.add_argument("--inputs", type=int, default=100_000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--timeout", type=float, default=600, help="seconds before a hang is reported")
+    p.add_argument("--timeout", type=float, default=60, help="seconds one input may take")
     args = p.parse_args()
-    faulthandler.dump_traceback_later(args.timeout, exit=True)  # a hang is a finding
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # expected, not a finding
     rng = random.Random(args.seed)
     pillow_l3c.register()
     start = time.monotonic()
     fuzz = fuzz_coder if args.target == "coder" else fuzz_file
-    decoded = fuzz(args.inputs, rng)
+    decoded = fuzz(args.inputs, rng, args.timeout)
+    faulthandler.cancel_dump_traceback_later()
     seconds = time.monotonic() - start
     print(
         f"{args.target}: {args.inputs} inputs in {seconds:.0f} s, {decoded} decoded without "

@@ -56,12 +56,10 @@ class L3cDecoder(ImageFile.PyDecoder):
     def decode(self, buffer: bytes | Image.SupportsArrayInterface) -> tuple[int, int]:
         assert self.fd is not None
         header = self.args[0]
-        pixels = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
         try:
-            _codec.decode_tiles(
+            pixels, _ = _codec.decode_tiles(
                 header,
                 self.fd,
-                pixels,
                 decode_device,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )

@@ -247,8 +247,8 @@ def write(
     for tag, payload in sections.items():
         fp.write(_format.pack_section(tag, payload))
     with _one_torch_thread():
-        tiles = header.tiles()
-        for section in _ordered_map(_in_worker(encode_tile), tiles, min(workers, len(tiles))):
+        tiles, count = header.tiles(), header.tile_count()
+        for section in _ordered_map(_in_worker(encode_tile), tiles, min(workers, count)):
             fp.write(section)
 
 
@@ -324,11 +324,7 @@ def decode(
     fp = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     header, _ = read_header(fp)
     check_size(header)
-    check_model(header)
-    _check_length(header, fp, stream_count(header.mode, _model.load(device).scales))
-    pixels = np.empty((header.height, header.width, header.planes), dtype=np.uint8)
-    decode_tiles(header, fp, pixels, device, workers)
-    return header, pixels
+    return header, decode_tiles(header, fp, device, workers)[0]
 
 
 def check_size(header: Header) -> None:
@@ -368,21 +364,24 @@ def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:
 def decode_tiles(
     header: Header,
     fp: BinaryIO,
-    out: np.ndarray,
     device: str | None = None,
     workers: int | None = None,
     keep_truncated: bool = False,
-) -> bool:
-    """Decode the tiles that follow the metadata into ``out`` (H, W, bands) uint8.
+) -> tuple[np.ndarray, bool]:
+    """Pixels (H, W, bands) uint8 of the tiles that follow the metadata, and whether
+    every tile was present.
 
-    Returns whether every tile was present. A file that ends early raises
-    TruncatedFileError, unless ``keep_truncated``: then the tiles before the cut are
-    decoded and the rest of ``out`` is left as it was (Pillow's LOAD_TRUNCATED_IMAGES).
+    A file that ends early raises TruncatedFileError (before the pixels are allocated
+    when ``fp`` can tell its length), unless ``keep_truncated``: then the tiles before
+    the cut are decoded and the rest stays black (Pillow's LOAD_TRUNCATED_IMAGES).
     Any other damage raises CorruptStreamError; pixels are never returned unchecked.
     """
     check_model(header)
     model = _model.load(device)
     streams = stream_count(header.mode, model.scales)
+    if not keep_truncated:
+        _check_length(header, fp, streams)
+    out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
     complete = True
 
     def payloads() -> Iterator[tuple[Tile, bytes]]:
@@ -411,7 +410,7 @@ def decode_tiles(
     with _one_torch_thread():
         for _ in _ordered_map(_in_worker(decode_tile), payloads(), workers):
             pass
-    return complete
+    return out, complete
 
 
 def _decode_tile(

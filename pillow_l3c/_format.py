@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -72,15 +73,16 @@ class Header:
     def planes(self) -> int:
         return MODES[self.mode][1]
 
-    def tiles(self) -> list[Tile]:
-        """The tiles in file order: rows of tiles from the top, each from the left."""
-        t = self.tile_size
-        return [
-            Tile(i, top, left, min(t, self.height - top), min(t, self.width - left))
-            for i, (top, left) in enumerate(
-                (top, left) for top in range(0, self.height, t) for left in range(0, self.width, t)
-            )
-        ]
+    def tiles(self) -> Iterator[Tile]:
+        """The tiles in file order: rows of tiles from the top, each from the left.
+
+        A generator: a damaged header may claim millions of tiles, and the reader
+        stops at the first one missing from the file."""
+        t, index = self.tile_size, 0
+        for top in range(0, self.height, t):
+            for left in range(0, self.width, t):
+                yield Tile(index, top, left, min(t, self.height - top), min(t, self.width - left))
+                index += 1
 
     def tile_count(self) -> int:
         t = self.tile_size

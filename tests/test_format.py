@@ -37,7 +37,7 @@ def test_header_roundtrip_and_layout() -> None:
 
 def test_tiles_cover_the_image_in_raster_order() -> None:
     h = header(width=1100, height=513)
-    tiles = h.tiles()
+    tiles = list(h.tiles())
     assert h.tile_count() == len(tiles) == 3 * 2
     assert [(t.top, t.left, t.height, t.width) for t in tiles] == [
         (0, 0, 512, 512),
