@@ -92,6 +92,16 @@ def quantize_mixture(
     return tuple(t.t().contiguous().to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
 
 
+def _integers(
+    model: _model.LoadedModel, mixture: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coder's (n, K) int32 weights, means and inverse scales of a (K, n) mixture:
+    an exact model computes them itself, in integers; a float model's are quantized here."""
+    if model.exact:
+        return tuple(t.t().contiguous().cpu().numpy() for t in mixture)  # type: ignore[return-value]
+    return quantize_mixture(*mixture)
+
+
 # --- threads -------------------------------------------------------------------------
 
 _threads_lock = threading.Lock()
@@ -291,10 +301,10 @@ def _encode_layer(model: _model.LoadedModel, pixels: np.ndarray, layer: Layer) -
         feat, params = net.predict(s, symbols[s - 1], feat)
         if s > 1:
             target = symbols[s - 2].reshape(-1).to(torch.int32).cpu().numpy()
-            mix = quantize_mixture(*net.latent_mixture(params))
+            mix = _integers(model, net.latent_mixture(params))
             streams.append(_coder.encode_mixture(target, *mix, model.levels, PRECISION))
     for j, band in enumerate(layer.coded):
-        mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+        mix = _integers(model, _crop(net.rgb_mixture(params, j, x), x, h, w))
         target = np.ascontiguousarray(pixels[:, :, band]).reshape(-1).astype(np.int32)
         streams.append(_coder.encode_mixture(target, *mix, 256, PRECISION))
     return streams
@@ -445,12 +455,12 @@ def _decode_layer(
     for s in range(model.scales, 0, -1):
         feat, params = net.predict(s, z, feat)
         if s > 1:
-            mix = quantize_mixture(*net.latent_mixture(params))
+            mix = _integers(model, net.latent_mixture(params))
             sym = _coder.decode_mixture(next(coded), *mix, model.levels, PRECISION)
             z = torch.from_numpy(sym.astype(np.int64)).reshape(1, *shapes[s - 2]).to(dev)
     x = torch.zeros((1, 3, hp, wp), dtype=torch.uint8, device=dev)
     for j, band in enumerate(layer.coded):
-        mix = quantize_mixture(*_crop(net.rgb_mixture(params, j, x), x, h, w))
+        mix = _integers(model, _crop(net.rgb_mixture(params, j, x), x, h, w))
         plane = _coder.decode_mixture(next(coded), *mix, 256, PRECISION)
         pixels[:, :, band] = plane.reshape(h, w)
         x[0, j, :h, :w] = torch.from_numpy(pixels[:, :, band]).to(dev)

@@ -59,6 +59,7 @@ class LoadedModel:
     levels: int
     scales: int
     latent_channels: int
+    exact: bool  # integer predictors: files decode identically on every machine
 
     def latent_shape(self, scale: int, height: int, width: int) -> tuple[int, int, int]:
         """(C, h, w) of z(scale) for a padded image of height x width."""
@@ -88,6 +89,17 @@ def _single_thread_after_fork() -> None:
     torch.set_num_threads(1)
 
 
+def _verify(module: Any, path: Path) -> None:
+    """Refuse an exact model whose integer arithmetic could leave the exact range."""
+    from pillow_l3c.errors import L3cError
+    from pillow_l3c.network.exact import verify
+
+    problems = verify(module)
+    if problems:
+        msg = f"model {path.name} is not integer-exact: " + "; ".join(problems[:3])
+        raise L3cError(msg)
+
+
 def load(device: str | None = None) -> LoadedModel:
     """The model on ``device`` (default CPU), loaded on first use."""
     import torch
@@ -104,6 +116,9 @@ def load(device: str | None = None) -> LoadedModel:
                 # the model); torch 2.13 marks it deprecated in favour of torch.export.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location=dev).eval()
+            exact = bool(getattr(module, "exact", False))
+            if exact:
+                _verify(module, path)
             _loaded[key] = LoadedModel(
                 module=module,
                 model_id=model_id(path),
@@ -112,5 +127,6 @@ def load(device: str | None = None) -> LoadedModel:
                 levels=int(module.levels),
                 scales=int(module.scales),
                 latent_channels=int(module.latent_channels),
+                exact=exact,
             )
         return _loaded[key]

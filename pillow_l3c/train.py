@@ -140,6 +140,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    p.add_argument("--init-from", type=Path, help="fine-tune: start from this checkpoint's weights")
+    p.add_argument(
+        "--exact",
+        action="store_true",
+        help="quantization-aware: train the predictors as the integer-exact model computes",
+    )
     return p.parse_args(argv)
 
 
@@ -164,6 +170,12 @@ def main(argv: list[str] | None = None) -> None:
     model = L3C(cfg)
     if args.init == "pyramid":
         pyramid_init(model)
+    if args.init_from:
+        ck = torch.load(args.init_from, map_location="cpu")
+        cfg = L3cConfig(**ck["config"])
+        model = L3C(cfg)
+        model.load_state_dict(ck["model"])
+    model.qat = args.exact
     model = model.to(args.device)
     opt = make_optimizer(args, model)
     step, best = 0, math.inf
@@ -173,6 +185,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg = L3cConfig(**ck["config"])
         model = L3C(cfg).to(args.device)
         model.load_state_dict(ck["model"])
+        model.qat = bool(ck.get("exact", False))
         opt = make_optimizer(args, model)
         opt.load_state_dict(ck["optimizer"])
         step, best = ck["step"], ck["best_val"]
@@ -194,8 +207,14 @@ def main(argv: list[str] | None = None) -> None:
             "step": step,
             "best_val": best,
             "config": cfg.to_dict(),
+            "exact": model.qat,
             "args": vars(args)
-            | {"data": str(args.data), "val": str(args.val), "out": str(args.out)},
+            | {
+                "data": str(args.data),
+                "val": str(args.val),
+                "out": str(args.out),
+                "init_from": str(args.init_from),
+            },
         }
         tmp = path.with_suffix(".tmp")
         torch.save(state, tmp)

@@ -170,6 +170,9 @@ class L3C(nn.Module):
             [Predictor(cfg, k * 3 * 4 if s == 1 else k * c * 3) for s in range(cfg.scales, 0, -1)]
         )
         self.quantizer = Quantizer(cfg.levels)
+        # Quantization-aware training: the predictors compute as the integer-exact
+        # model will (network/exact.py), so that a model can be tuned for it.
+        self.qat = False
 
     # -- training --------------------------------------------------------------------
     @torch.jit.unused
@@ -199,7 +202,13 @@ class L3C(nn.Module):
         rgb_bits = torch.zeros(x.shape[0], device=x.device)
         for i, predictor in enumerate(self.predictors):
             s = self.scales - i  # D(s) reads z(s) and predicts scale s-1
-            feat, params = predictor(latents[s - 1], feat)
+            if self.qat:
+                from pillow_l3c.network.exact import qat_predict
+
+                centre = (self.levels - 1) / 2.0
+                feat, params = qat_predict(predictor, latents[s - 1], feat, centre)
+            else:
+                feat, params = predictor(latents[s - 1], feat)
             if s == 1:
                 rgb_bits = self._rgb_bits(params, x)
             else:

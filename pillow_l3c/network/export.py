@@ -1,6 +1,11 @@
 """Export a training checkpoint as the TorchScript file the codec loads.
 
-    python -m pillow_l3c.network.export runs/x/best.pt weights/l3c-small.pt
+    python -m pillow_l3c.network.export runs/x/best.pt weights/l3c-small.pt [--float]
+
+By default the export is integer-exact (network/exact.py): the predictors' weights
+become integers, and the export refuses a model whose integer arithmetic could leave
+the exact range (the codec's loader checks the same again). ``--float`` exports the
+floating-point model, whose files decode only where they were written.
 
 The codec never imports this package's training code: the exported file alone
 defines the model, and its SHA-256 (first 16 bytes) is the model id in every file.
@@ -16,18 +21,26 @@ from pathlib import Path
 import torch
 
 from pillow_l3c.network.architecture import L3C, L3cConfig
+from pillow_l3c.network.exact import ExactL3C, verify
 
 
-def script(model: L3C) -> torch.jit.ScriptModule:
+def script(model: L3C | ExactL3C) -> torch.jit.ScriptModule:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # see _model.load
         return torch.jit.script(model.eval())
 
 
-def export(model: L3C, out: Path) -> bytes:
-    """Write ``model`` to ``out`` as TorchScript; returns its model id."""
+def export(model: L3C, out: Path, exact: bool = True) -> bytes:
+    """Write ``model`` to ``out`` as TorchScript (integer-exact unless ``exact`` is
+    false); returns its model id."""
+    module: L3C | ExactL3C = ExactL3C(model.eval()) if exact else model
+    scripted = script(module)
+    if exact:
+        problems = verify(scripted)
+        if problems:
+            msg = "refusing to export a model that is not integer-exact: " + "; ".join(problems)
+            raise ValueError(msg)
     out.parent.mkdir(parents=True, exist_ok=True)
-    scripted = script(model)
     scripted.save(str(out))
     return hashlib.sha256(out.read_bytes()).digest()[:16]
 
@@ -45,8 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
+    p.add_argument("--float", action="store_true", help="export the floating-point model")
     args = p.parse_args(argv)
-    model_id = export(load_checkpoint(args.checkpoint), args.out)
+    model_id = export(load_checkpoint(args.checkpoint), args.out, exact=not args.float)
     print(f"wrote {args.out} (model id {model_id.hex()})")
 
 

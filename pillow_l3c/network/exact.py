@@ -1,0 +1,409 @@
+"""Integer-exact predictors: the same CDFs from the same file on every machine.
+
+Arithmetic decoding breaks at the first CDF entry that differs by one unit, and
+floating-point convolutions differ in their last bits between kernels, thread counts
+and devices. So everything that decides a CDF the decoder sees (the predictors D(s),
+their probability heads and the mixture-to-integer step) is computed on integers
+(after Ballé, Johnston and Minnen, "Integer networks for data compression with
+latent-variable models", ICLR 2019); the extractors E(s) stay floating point, since
+their quantized output is what the file carries.
+
+- Activations are integers in units of 2^-8, clamped to +-2047 (about +-8.0). The
+  latent input of D(s) is the integer symbol minus its centre (+-12).
+- A convolution has integer weights and biases, one power-of-two weight scale per
+  output channel. It runs as an ordinary float convolution on integer values, which
+  is exact in any summation order while every partial sum stays below 2^24 (float32,
+  the CPU) or 2^53 (float64, used on CUDA): the scale of each channel is chosen so
+  that sum |w| * max |input| + |bias| + rounding term < 2^24, and ``verify`` checks it
+  from the stored weights at export and again when the codec loads the model.
+- Rescaling to the next layer's units is a multiplication by a power of two and a
+  floor, both exact; ReLU, clamps, sums, concatenation and pixel shuffle are exact.
+- The mixture parameters leave D as integers in units of 2^-8 and become the coder's
+  integers through integer tables stored in the model (softmax weights, sigmoid
+  colour coupling, inverse scales) and int32 arithmetic whose every value is bounded
+  far below 2^31: no exp, no division of floats.
+
+Training sees the same quantization through ``qat_predict`` (straight-through
+rounding), so that a model can be fine-tuned for the integer arithmetic, and
+``ExactL3C.from_float`` turns a trained model into the integer one that is exported.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pillow_l3c.network.architecture import (
+    L3C,
+    LOG_SCALE_MIN,
+    Body,
+    Predictor,
+)
+
+ACT_BITS = 9  # activations in units of 2^-9
+ACT_UNIT = 1 << ACT_BITS
+ACT_LIMIT = 2047  # |activation| <= 2047 units (about 4.0)
+PARAM_BITS = 8  # mixture parameters in units of 2^-8
+PARAM_UNIT = 1 << PARAM_BITS
+EXACT_LIMIT = 1 << 24  # float32 holds every integer of magnitude below this exactly
+MAX_WEIGHT_BITS = 16
+PARAM_LIMIT = 1 << 16  # |mixture parameter| in units: keeps the int32 mixture math exact
+WEIGHT_TOTAL = 1 << 12  # the coder's mixture weights sum to this
+MEAN_UNIT = 256  # the coder's means are in 1/256 of a bin
+INV_SCALE_UNIT = 4096  # the coder's inverse scales are in 1/4096 per bin
+MAX_INV_SCALE = 1 << 20
+LOG_SCALE_MAX = 10.0  # scales above e^10 bins are all "flat" (inverse scale 1)
+SOFTMAX_RANGE = 3072  # logit differences beyond 12 (3072 units) get weight 0
+
+
+# --- quantization rules, shared by training and export --------------------------------
+
+
+def weight_bits(
+    weight: Tensor, bias: Tensor | None, in_bits: int, in_limit: int, out_bits: int = ACT_BITS
+) -> Tensor:
+    """Per output channel, the most fractional bits for the weights (at most 16) that
+    keep every partial sum of the integer convolution below 2^24."""
+    w = weight.detach().abs().flatten(1).sum(1).double()
+    b = bias.detach().abs().double() if bias is not None else torch.zeros_like(w)
+    out = []
+    for wc, bc in zip(w.tolist(), b.tolist(), strict=True):
+        bits = MAX_WEIGHT_BITS
+        taps = weight[0].numel()
+        while bits > -8 and _bound(wc, bc, taps, bits, in_bits, in_limit, out_bits) >= EXACT_LIMIT:
+            bits -= 1
+        out.append(bits)
+    return torch.tensor(out, dtype=torch.float64)
+
+
+def _bound(
+    w_abs: float, b_abs: float, taps: int, bits: int, in_bits: int, in_limit: int, out_bits: int
+) -> float:
+    """Largest partial sum: sum |w| after rounding (+1/2 per tap), times the largest
+    input, plus the rounded bias and the rounding term of the rescale."""
+    shift = in_bits + bits - out_bits
+    half = 2.0 ** (shift - 1) if shift >= 1 else 0.0
+    return (w_abs * 2.0**bits + taps / 2) * in_limit + b_abs * 2.0 ** (in_bits + bits) + 1 + half
+
+
+def _ste_round(x: Tensor) -> Tensor:
+    return x + (torch.round(x) - x).detach()
+
+
+def quantize_activation(x: Tensor) -> Tensor:
+    """Training's image of the integer activations: the 2^-8 grid, clamped, with the
+    gradient passing the rounding but not the clamp."""
+    limit = ACT_LIMIT / ACT_UNIT
+    xc = x.clamp(-limit, limit)
+    return xc + (torch.round(xc * ACT_UNIT) / ACT_UNIT - xc).detach()
+
+
+def _q_conv(
+    conv: nn.Conv2d,
+    x: Tensor,
+    in_bits: int,
+    in_limit: int,
+    scale_in: float = 1.0,
+    out_bits: int = ACT_BITS,
+) -> Tensor:
+    """A convolution with its weights on the grid ``ExactL3C`` will store. ``scale_in``
+    folds a constant input scale into the weights (the latent input, below)."""
+    weight = conv.weight * scale_in
+    bits = weight_bits(weight, conv.bias, in_bits, in_limit, out_bits).to(x.device, x.dtype)
+    wscale = (2.0**bits).view(-1, 1, 1, 1)
+    bscale = 2.0 ** (bits + in_bits)
+    w = _ste_round(weight * wscale) / wscale
+    b = _ste_round(conv.bias * bscale) / bscale
+    return F.conv2d(x, w, b, conv.stride, conv.padding, conv.dilation)
+
+
+def _q_body(body: Body, x: Tensor) -> Tensor:
+    h = x
+    for block in body.blocks:
+        t = F.relu(quantize_activation(_q_conv(block.conv1, h, ACT_BITS, ACT_LIMIT)))
+        t = quantize_activation(_q_conv(block.conv2, t, ACT_BITS, ACT_LIMIT))
+        h = quantize_activation(h + t)
+    t = quantize_activation(_q_conv(body.tail, h, ACT_BITS, ACT_LIMIT))
+    return quantize_activation(x + t)
+
+
+def qat_predict(
+    predictor: Predictor, z: Tensor, coarser: Tensor | None, centre: float
+) -> tuple[Tensor, Tensor]:
+    """D(s) as ``IntPredictor`` computes it, in real units, for training: ``z`` is the
+    latent in [-1, 1] (straight-through quantized), ``centre`` = (L - 1) / 2."""
+    u = z * centre  # the integer symbol minus its centre
+    h = quantize_activation(_q_conv(predictor.head, u, 0, int(centre), 1.0 / centre))
+    if coarser is not None:
+        h = quantize_activation(h + coarser)
+    up = predictor.up[0]
+    feat = F.pixel_shuffle(
+        quantize_activation(_q_conv(up, _q_body(predictor.body, h), ACT_BITS, ACT_LIMIT)), 2
+    )
+    head = predictor.prob
+    branches = [
+        quantize_activation(_q_conv(c, feat, ACT_BITS, ACT_LIMIT))
+        for c in (head.d1, head.d2, head.d4)
+    ]
+    params = _q_conv(head.out, torch.cat(branches, dim=1), ACT_BITS, ACT_LIMIT, out_bits=PARAM_BITS)
+    limit = PARAM_LIMIT / PARAM_UNIT
+    pc = params.clamp(-limit, limit)
+    return feat, pc + (torch.round(pc * PARAM_UNIT) / PARAM_UNIT - pc).detach()
+
+
+# --- the integer model ------------------------------------------------------------------
+
+
+class IntConv(nn.Module):
+    """Integer convolution: y = floor((conv(x, w) + b + rounding) * 2^-shift), per channel.
+
+    ``x`` holds integers (as floats); so do ``weight`` and ``bias``, and ``scale`` holds
+    powers of two, so every step is exact (see the module docstring)."""
+
+    def __init__(
+        self,
+        conv: nn.Conv2d,
+        in_bits: int,
+        in_limit: int,
+        clamp: int,
+        scale_in: float = 1.0,
+        out_bits: int = ACT_BITS,
+    ) -> None:
+        super().__init__()
+        weight = conv.weight.detach().double() * scale_in
+        bias = conv.bias.detach().double()  # rounding + bias < 2^24: exact in float32
+        bits = weight_bits(weight, bias, in_bits, in_limit, out_bits)
+        shift = in_bits + bits - out_bits
+        self.register_buffer("weight", torch.round(weight * (2.0**bits).view(-1, 1, 1, 1)).float())
+        self.register_buffer("bias", torch.round(bias * 2.0 ** (bits + in_bits)).float())
+        half = torch.where(shift >= 1, 2.0 ** (shift - 1), torch.zeros_like(shift))
+        self.register_buffer("rounding", half.float())
+        self.register_buffer("scale", (2.0 ** (-shift)).float().view(1, -1, 1, 1))
+        self.stride = conv.stride
+        self.padding = conv.padding
+        self.dilation = conv.dilation
+        self.in_limit = int(in_limit)
+        self.clamp = int(clamp)
+
+    def forward(self, x: Tensor) -> Tensor:
+        # The bias and the rounding term ride in the convolution's own bias: still one
+        # exact integer sum. Then the rescale, floor and clamp in place.
+        w = self.weight.to(x.dtype)
+        offset = (self.bias + self.rounding).to(x.dtype)
+        acc = F.conv2d(x, w, offset, self.stride, self.padding, self.dilation)
+        return acc.mul_(self.scale.to(x.dtype)).floor_().clamp_(-self.clamp, self.clamp)
+
+
+class IntResBlock(nn.Module):
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.conv1 = IntConv(block.conv1, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.conv2 = IntConv(block.conv2, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.limit = ACT_LIMIT  # TorchScript reads no module-level names
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x + self.conv2(F.relu(self.conv1(x)))).clamp(-self.limit, self.limit)
+
+
+class IntPredictor(nn.Module):
+    """``Predictor`` on integers: the latent symbols minus their centre in, integer
+    features (units of 2^-8) and mixture parameters (units of 2^-8) out."""
+
+    def __init__(self, predictor: Predictor, centre: int) -> None:
+        super().__init__()
+        self.head = IntConv(predictor.head, 0, centre, ACT_LIMIT, 1.0 / centre)
+        self.blocks = nn.ModuleList([IntResBlock(b) for b in predictor.body.blocks])
+        self.tail = IntConv(predictor.body.tail, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.up = IntConv(predictor.up[0], ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        head = predictor.prob
+        self.d1 = IntConv(head.d1, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.d2 = IntConv(head.d2, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.d4 = IntConv(head.d4, ACT_BITS, ACT_LIMIT, ACT_LIMIT)
+        self.out = IntConv(head.out, ACT_BITS, ACT_LIMIT, PARAM_LIMIT, out_bits=PARAM_BITS)
+        self.limit = ACT_LIMIT
+
+    def forward(self, u: Tensor, coarser: Tensor | None) -> tuple[Tensor, Tensor]:
+        h = self.head(u)
+        if coarser is not None:
+            h = (h + coarser).clamp(-self.limit, self.limit)
+        x = h
+        for block in self.blocks:
+            x = block(x)
+        x = (h + self.tail(x)).clamp(-self.limit, self.limit)
+        feat = F.pixel_shuffle(self.up(x), 2)
+        branches = torch.cat([self.d1(feat), self.d2(feat), self.d4(feat)], dim=1)
+        return feat, self.out(branches)
+
+
+def _table(values: list[float], low: int, high: int) -> Tensor:
+    return torch.tensor([min(max(round(v), low), high) for v in values], dtype=torch.int32)
+
+
+class ExactL3C(nn.Module):
+    """The codec interface of ``L3C`` with integer predictors (exported to TorchScript).
+
+    ``latent_mixture`` and ``rgb_mixture`` return the coder's integers directly:
+    weights summing to 4096, means in 1/256 bin, inverse scales in 1/4096 per bin,
+    each (K, N) int32.
+    """
+
+    def __init__(self, model: L3C) -> None:
+        super().__init__()
+        cfg = model.cfg
+        if cfg.levels % 2 != 1:
+            msg = "an exact model needs an odd number of latent levels"
+            raise ValueError(msg)
+        self.exact = True
+        self.scales = cfg.scales
+        self.mixtures = cfg.mixtures
+        self.latent_channels = cfg.latent_channels
+        self.levels = cfg.levels
+        self.centre = (cfg.levels - 1) // 2
+        self.param_unit = PARAM_UNIT  # TorchScript reads no module-level names
+        self.weight_total = WEIGHT_TOTAL
+        self.softmax_range = SOFTMAX_RANGE
+        self.rgb_mean_factor = 255 * (1 << 12) // PARAM_UNIT  # 127.5 * 256 * 32 / 2^P
+        self.extractors = model.extractors
+        self.predictors = nn.ModuleList([IntPredictor(p, self.centre) for p in model.predictors])
+        # Log-scales are clamped at the float model's floors, rounded up to the grid.
+        self.latent_ls_min = math.ceil(model.latent_log_scale_min * PARAM_UNIT)
+        self.rgb_ls_min = math.ceil(LOG_SCALE_MIN * PARAM_UNIT)
+        self.ls_max = int(LOG_SCALE_MAX * PARAM_UNIT)
+        self.register_buffer("softmax_table", self._softmax_table())
+        self.register_buffer(
+            "latent_inv_scale", self._inv_scale_table(self.latent_ls_min, float(self.centre))
+        )
+        self.register_buffer("rgb_inv_scale", self._inv_scale_table(self.rgb_ls_min, 127.5))
+        self.coupling_limit = 16 * PARAM_UNIT
+        self.register_buffer(
+            "coupling_table",
+            _table(
+                [
+                    WEIGHT_TOTAL / (1.0 + math.exp(-i / PARAM_UNIT))
+                    for i in range(-self.coupling_limit, self.coupling_limit + 1)
+                ],
+                0,
+                WEIGHT_TOTAL,
+            ),
+        )
+
+    @staticmethod
+    def _softmax_table() -> Tensor:
+        return _table([65536.0 * math.exp(-d / PARAM_UNIT) for d in range(SOFTMAX_RANGE)], 0, 65536)
+
+    def _inv_scale_table(self, low: int, half: float) -> Tensor:
+        return _table(
+            [
+                INV_SCALE_UNIT / (math.exp(i / PARAM_UNIT) * half)
+                for i in range(low, self.ls_max + 1)
+            ],
+            1,
+            MAX_INV_SCALE,
+        )
+
+    @torch.jit.export
+    def extract(self, x: Tensor) -> list[Tensor]:
+        """Latent symbols [z(1), ..., z(S)] of a uint8 image (1, 3, H, W), H, W % 8 == 0
+        (floating point: the symbols are what the file stores)."""
+        h = (x.to(torch.float32) - 127.5) / 127.5
+        half = (self.levels - 1) / 2.0
+        out: list[Tensor] = []
+        for extractor in self.extractors:
+            h, z = extractor(h)
+            out.append(torch.round((z.clamp(-1.0, 1.0) + 1.0) * half).to(torch.int64))
+        return out
+
+    @torch.jit.export
+    def predict(self, scale: int, symbols: Tensor, coarser: Tensor | None) -> tuple[Tensor, Tensor]:
+        """D(scale) on the symbols of z(scale): integer features and parameters.
+
+        float32 on the CPU, float64 on CUDA (cuDNN may pick TF32 or Winograd kernels
+        in float32); the values are the same integers either way."""
+        dtype = torch.float64 if symbols.is_cuda else torch.float32
+        u = (symbols - self.centre).to(dtype)
+        if coarser is not None:
+            coarser = coarser.to(dtype)
+        feat = u
+        params = u
+        for i, predictor in enumerate(self.predictors):
+            if self.scales - i == scale:
+                feat, params = predictor(u, coarser)
+        return feat, params
+
+    def _weights(self, logits: Tensor) -> Tensor:
+        """Softmax over dim 0 in integers: table of exp, integer division, the
+        remainder to the first component, so the weights sum to exactly 4096."""
+        d = (logits.max(dim=0, keepdim=True)[0] - logits).clamp(max=self.softmax_range - 1)
+        e = self.softmax_table[d]
+        w = torch.div(e * self.weight_total, e.sum(dim=0, keepdim=True), rounding_mode="floor")
+        rest = self.weight_total - w.sum(dim=0)
+        return torch.cat([w[:1] + rest, w[1:]], dim=0)
+
+    @torch.jit.export
+    def latent_mixture(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Integer parameters of z(s-1): (K, C*h*w) int32 each."""
+        _, _, hh, ww = params.shape
+        p = params.to(torch.int32).view(3, self.mixtures, self.latent_channels * hh * ww)
+        # (m / 2^P + 1) * centre bins, in 1/256 bin, rounded half up
+        num = self.centre * (p[1] + self.param_unit) * 256 + self.param_unit // 2
+        mean = torch.div(num, self.param_unit, rounding_mode="floor")
+        ls = p[2].clamp(self.latent_ls_min, self.ls_max) - self.latent_ls_min
+        inv = self.latent_inv_scale[ls]
+        return (
+            self._weights(p[0]).to(torch.int32),
+            mean.clamp(-(1 << 28), 1 << 28).to(torch.int32),
+            inv.to(torch.int32),
+        )
+
+    @torch.jit.export
+    def rgb_mixture(self, params: Tensor, channel: int, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Integer parameters of one colour channel, coupled to the channels before it;
+        ``x`` is the uint8 image decoded so far (1, 3, H, W). (K, H*W) int32 each.
+
+        mean (1/256 bin) = 127.5 * 256 m / 2^P + 32640 + sum_j c_j (x_j - 127.5) / 16,
+        with m the mean parameter, P = PARAM_BITS and c_j the coupling in 1/4096, all over
+        one denominator 32 and rounded half up."""
+        _, _, hh, ww = params.shape
+        p = params.to(torch.int32).view(4, self.mixtures, 3, hh * ww)
+        xs = x.to(torch.int32).view(3, hh * ww)
+        num = self.rgb_mean_factor * p[1, :, channel] + 1044480 + 16
+        if channel > 0:
+            c = p[3].clamp(-self.coupling_limit, self.coupling_limit) + self.coupling_limit
+            num = num + self.coupling_table[c[:, channel - 1]] * (2 * xs[0] - 255)
+            if channel > 1:
+                num = num + self.coupling_table[c[:, 2]] * (2 * xs[1] - 255)
+        mean = torch.div(num, 32, rounding_mode="floor")
+        ls = p[2, :, channel].clamp(self.rgb_ls_min, self.ls_max) - self.rgb_ls_min
+        return (
+            self._weights(p[0, :, channel]).to(torch.int32),
+            mean.clamp(-(1 << 28), 1 << 28).to(torch.int32),
+            self.rgb_inv_scale[ls].to(torch.int32),
+        )
+
+
+def verify(module: nn.Module) -> list[str]:
+    """Every integer convolution of ``module`` (a model or its TorchScript file), checked
+    from its stored weights: integer values, power-of-two scales, and no partial sum
+    that can reach 2^24. Returns the problems; empty means exact."""
+    problems = []
+    count = 0
+    for name, m in module.named_modules():
+        if not hasattr(m, "in_limit") or not hasattr(m, "scale"):
+            continue
+        count += 1
+        w, b = m.weight.double(), m.bias.double()
+        half, scale = m.rounding.double(), m.scale.double()
+        if not (torch.equal(w, w.round()) and torch.equal(b, b.round())):
+            problems.append(f"{name}: weights or biases are not integers")
+        mantissa, _ = torch.frexp(scale)
+        if not torch.all(mantissa == 0.5):
+            problems.append(f"{name}: scales are not powers of two")
+        bound = w.abs().flatten(1).sum(1) * m.in_limit + b.abs() + half + 1
+        if float(bound.max()) >= EXACT_LIMIT:
+            problems.append(f"{name}: a partial sum can reach {float(bound.max()):.0f} >= 2^24")
+    if count == 0:
+        problems.append("no integer convolutions: not an exact model")
+    return problems
