@@ -107,11 +107,13 @@ def _integers(
 _threads_lock = threading.Lock()
 _threads_users = 0
 _threads_saved = 1
+_precision_saved = "highest"
 
 
 @contextmanager
 def _one_torch_thread() -> Iterator[None]:
-    """Run torch ops with one intra-op thread for the duration of a codec call.
+    """Run torch ops with one intra-op thread, in full float32 precision, for the
+    duration of a codec call.
 
     Tiles supply the parallelism, and a kernel's result can depend on how many threads
     split it (measured: the probability head's 1x1 convolution differs in its 6th
@@ -121,11 +123,15 @@ def _one_torch_thread() -> Iterator[None]:
     """
     import torch
 
-    global _threads_users, _threads_saved
+    global _threads_users, _threads_saved, _precision_saved
     with _threads_lock:
         if _threads_users == 0:
             _threads_saved = torch.get_num_threads()
             torch.set_num_threads(1)
+            # Full float32 precision: a caller's "medium" would let oneDNN round the
+            # exact model's integer sums to bfloat16.
+            _precision_saved = torch.get_float32_matmul_precision()
+            torch.set_float32_matmul_precision("highest")
         _threads_users += 1
     try:
         yield
@@ -134,6 +140,7 @@ def _one_torch_thread() -> Iterator[None]:
             _threads_users -= 1
             if _threads_users == 0:
                 torch.set_num_threads(_threads_saved)
+                torch.set_float32_matmul_precision(_precision_saved)
 
 
 def _in_worker(fn: Callable[[T], R]) -> Callable[[T], R]:

@@ -191,8 +191,11 @@ def test_files_do_not_depend_on_workers_or_torch_threads(storm: np.ndarray) -> N
     reference = pillow_l3c.encode(storm, tile_size=128, workers=1)
     try:
         torch.set_num_threads(2)
+        torch.set_float32_matmul_precision("medium")
         assert pillow_l3c.encode(storm, tile_size=128, workers=2) == reference
-        assert torch.get_num_threads() == 2  # the caller's setting is restored
+        assert torch.get_num_threads() == 2  # the caller's settings are restored
+        assert torch.get_float32_matmul_precision() == "medium"
+        torch.set_float32_matmul_precision("highest")
         torch.set_num_threads(1)
         assert pillow_l3c.encode(storm, tile_size=128, workers=3) == reference
     finally:
