@@ -59,7 +59,7 @@ LogisticMixture MakeMixture(const IntArray& weights, const IntArray& means,
       throw std::invalid_argument("mixture parameters must all have shape (n, K)");
     }
   }
-  if (k < 1 || k > 64) {
+  if (k < 1 || k > pillow_l3c::kMaxMixtures) {
     throw std::invalid_argument("mixtures must number 1 .. 64");
   }
   if (alphabet > (1 << 16)) {

@@ -16,11 +16,23 @@
 // This header is pure C++17: no Python, no torch.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+// For the few small functions of the per-symbol loops: the compiler's own inlining
+// limits sometimes leave them as calls, which costs more than their bodies and
+// stops the loops from overlapping the work of two symbols.
+#if defined(_MSC_VER)
+#define PILLOW_L3C_INLINE __forceinline
+#elif defined(__GNUC__)
+#define PILLOW_L3C_INLINE inline __attribute__((always_inline))
+#else
+#define PILLOW_L3C_INLINE inline
+#endif
 
 namespace pillow_l3c {
 
@@ -45,7 +57,7 @@ class RansEncoder {
   // Pushes one symbol with probability freq / 2^precision on `lane`.
   // REQUIRES: 0 < freq, start + freq <= 2^precision, precision <= kMaxPrecision.
   // Symbols must be pushed in reverse decoding order.
-  inline void Put(int lane, uint32_t start, uint32_t freq, int precision) {
+  PILLOW_L3C_INLINE void Put(int lane, uint32_t start, uint32_t freq, int precision) {
     uint64_t x = state_[lane];
     const uint64_t x_max = ((kStateLow >> precision) << 32) * freq;
     if (x >= x_max) {
@@ -100,25 +112,30 @@ class RansDecoder {
   RansDecoder& operator=(const RansDecoder&) = delete;
 
   // The slot in [0, 2^precision) that selects the next symbol of `lane`.
-  inline uint32_t Peek(int lane, int precision) const {
+  PILLOW_L3C_INLINE uint32_t Peek(int lane, int precision) const {
     return static_cast<uint32_t>(state_[lane] & ((uint64_t{1} << precision) - 1));
   }
 
   // Consumes the symbol [start, start + freq) that contains Peek(lane).
-  inline void Advance(int lane, uint32_t start, uint32_t freq, int precision) {
+  PILLOW_L3C_INLINE void Advance(int lane, uint32_t start, uint32_t freq, int precision) {
     const uint64_t x = state_[lane];
     const uint64_t mask = (uint64_t{1} << precision) - 1;
-    uint64_t y = freq * (x >> precision) + (x & mask) - start;
-    if (y < kStateLow) {
-      if (pos_ + 4 > size_) {
-        throw CorruptStreamError("rANS stream is truncated");
-      }
-      uint32_t w = (uint32_t{data_[pos_]} << 24) | (uint32_t{data_[pos_ + 1]} << 16) |
-                   (uint32_t{data_[pos_ + 2]} << 8) | uint32_t{data_[pos_ + 3]};
-      pos_ += 4;
-      y = (y << 32) | w;
+    const uint64_t y = freq * (x >> precision) + (x & mask) - start;
+    // Whether a word is read depends on the data (about one symbol in eight at
+    // 4 bits/symbol), so a branch on it would often be mispredicted. Instead the
+    // next word is always loaded, from a position clamped into the stream (the
+    // header makes size_ >= 16), and kept or not by conditional moves; the only
+    // branch left, on truncation, is never taken for a good stream.
+    const bool refill = y < kStateLow;
+    const size_t next = pos_ + (refill ? 4 : 0);
+    if (next > size_) {
+      throw CorruptStreamError("rANS stream is truncated");
     }
-    state_[lane] = y;
+    const uint8_t* p = data_ + std::min(pos_, size_ - 4);
+    const uint32_t w = (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
+                       (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+    state_[lane] = refill ? (y << 32) | w : y;
+    pos_ = next;
   }
 
   // Final sanity check: never fails on a good stream, catches almost every bad one.
