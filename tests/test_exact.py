@@ -1,0 +1,203 @@
+"""Integer-exact prediction: the same integers wherever and however the model runs."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pillow_l3c
+from pillow_l3c import _codec, _model
+from pillow_l3c.errors import L3cError
+from pillow_l3c.network import exact
+from pillow_l3c.network.architecture import L3C, L3cConfig
+from pillow_l3c.network.export import export
+
+from .conftest import IMAGES
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def _symbols(image: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    x = torch.from_numpy(_codec.pad_image(image)).permute(2, 0, 1)[None].contiguous()
+    with torch.inference_mode():
+        return x, _model.load().module.extract(x)
+
+
+def _mixture_integers(x: torch.Tensor, symbols: list[torch.Tensor]) -> list[np.ndarray]:
+    """Every integer the coder would receive for the image ``x`` with latents
+    ``symbols`` (the extractors stay floating point: their symbols are in the file)."""
+    model = _model.load()
+    net = model.module
+    out = []
+    with torch.inference_mode():
+        feat = None
+        for s in range(model.scales, 0, -1):
+            feat, params = net.predict(s, symbols[s - 1], feat)
+            out.append(params.numpy().copy())
+            if s > 1:
+                out += [t.numpy().copy() for t in net.latent_mixture(params)]
+        for j in range(3):
+            out += [t.numpy().copy() for t in net.rgb_mixture(params, j, x)]
+    return out
+
+
+def test_bundled_model_is_exact() -> None:
+    model = _model.load()
+    assert model.exact
+    assert exact.verify(model.module) == []
+
+
+def test_integers_do_not_depend_on_threads_or_onednn(storm: np.ndarray) -> None:
+    x, symbols = _symbols(storm)
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        reference = _mixture_integers(x, symbols)
+        torch.set_num_threads(2)
+        two_threads = _mixture_integers(x, symbols)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # about TF32 on Intel GPUs
+            with torch.backends.mkldnn.flags(enabled=False):
+                no_onednn = _mixture_integers(x, symbols)
+    finally:
+        torch.set_num_threads(before)
+    assert len(reference) == 3 + 2 * 3 + 3 * 3
+    for a, b, c in zip(reference, two_threads, no_onednn, strict=True):
+        assert np.array_equal(a, np.round(a))  # integer-valued, also the float outputs
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_weights_are_the_coders_integers(storm: np.ndarray) -> None:
+    ints = _mixture_integers(*_symbols(storm[:64, :64]))
+    weights, means, inv = ints[-3:]
+    assert weights.dtype == means.dtype == inv.dtype == np.int32
+    np.testing.assert_array_equal(weights.sum(0), 4096)
+    assert weights.min() >= 0
+    assert inv.min() >= 1
+    assert inv.max() <= 1 << 20
+
+
+def _small_exact() -> exact.ExactL3C:
+    torch.manual_seed(0)
+    return exact.ExactL3C(L3C(L3cConfig(filters=8, resblocks=1, mixtures=2)).eval())
+
+
+def test_verify_finds_a_partial_sum_that_can_leave_float32() -> None:
+    model = _small_exact()
+    assert exact.verify(model) == []
+    conv = model.predictors[0].blocks[0].conv1
+    conv.weight.mul_(1 << 12)
+    problems = exact.verify(model)
+    assert len(problems) == 1
+    assert problems[0].startswith("predictors.0.blocks.0.conv1: a partial sum can reach")
+    conv.weight.add_(0.5)
+    assert "predictors.0.blocks.0.conv1: weights or biases are not integers" in exact.verify(model)
+
+
+def test_loader_refuses_a_model_that_is_not_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _small_exact()
+    model.predictors[1].d2.weight.mul_(1 << 14)
+    path = tmp_path / "bad.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(model).save(str(path))
+    monkeypatch.setenv(_model.WEIGHTS_ENV, str(path))
+    with pytest.raises(L3cError, match=r"model bad.pt is not integer-exact: predictors.1.d2"):
+        _model.load()
+
+
+def test_export_refuses_a_model_that_is_not_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def too_many_bits(*args: object, **kwargs: object) -> torch.Tensor:
+        return torch.full((args[0].shape[0],), 30.0, dtype=torch.float64)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(exact, "weight_bits", too_many_bits)
+    with pytest.raises(ValueError, match="refusing to export a model that is not integer-exact"):
+        export(L3C(L3cConfig(filters=8, resblocks=1, mixtures=2)), tmp_path / "m.pt")
+    assert not (tmp_path / "m.pt").exists()
+
+
+def test_training_sees_the_integer_arithmetic() -> None:
+    """qat_predict (float, differentiable) and IntPredictor (integers) agree."""
+    torch.manual_seed(1)
+    float_model = L3C(L3cConfig(filters=8, resblocks=1, mixtures=2)).eval()
+    int_model = exact.ExactL3C(float_model)
+    symbols = torch.randint(0, 25, (1, 5, 8, 8))
+    z = symbols.float() / 12 - 1
+    with torch.no_grad():
+        feat_q, params_q = exact.qat_predict(float_model.predictors[0], z, None, 12.0)
+        feat_i, params_i = int_model.predict(3, symbols, None)
+    # Rounding of real-valued sums may differ by a unit in rare places, never more.
+    assert (feat_q * exact.ACT_UNIT - feat_i).abs().max() <= 2
+    assert ((feat_q * exact.ACT_UNIT - feat_i).abs() < 0.5).float().mean() > 0.95
+    assert (params_q * exact.PARAM_UNIT - params_i).abs().max() <= 4
+
+
+def _golden_cases() -> list[str]:
+    return sorted(p.stem for p in GOLDEN.glob("*.l3c"))
+
+
+def test_golden_files_exist() -> None:
+    assert _golden_cases() == ["citrus_rgba", "ladybird_grey", "storm_rgb_tiles"]
+
+
+@pytest.mark.parametrize("name", _golden_cases())
+def test_golden_files_decode_bit_exactly(name: str) -> None:
+    """Committed files must keep decoding: a change that breaks them needs a new
+    format version (docs/FORMAT.md)."""
+    with Image.open(GOLDEN / f"{name}.png") as src:
+        expected = np.asarray(src)
+        mode = src.mode
+    with Image.open(GOLDEN / f"{name}.l3c") as im:
+        assert im.mode == mode
+        np.testing.assert_array_equal(np.asarray(im), expected)
+    # ... and today's encoder still writes the same bytes
+    with Image.open(GOLDEN / f"{name}.l3c") as im:
+        tile = im.info["l3c_tile_size"]
+    out = io.BytesIO()
+    Image.fromarray(expected, mode).save(out, format="L3C", tile_size=tile)
+    assert out.getvalue() == (GOLDEN / f"{name}.l3c").read_bytes()
+
+
+@pytest.mark.gpu
+def test_gpu_and_cpu_compute_the_same_integers(storm: np.ndarray) -> None:
+    cpu = pillow_l3c.encode(storm)
+    gpu = pillow_l3c.encode(storm, device="cuda")
+    assert gpu == cpu
+    np.testing.assert_array_equal(pillow_l3c.decode(gpu, device="cpu"), storm)
+    np.testing.assert_array_equal(pillow_l3c.decode(cpu, device="cuda"), storm)
+
+
+def make_golden_files() -> None:
+    """Writes tests/golden (run once per format version: python -m tests.test_exact)."""
+    GOLDEN.mkdir(exist_ok=True)
+    with Image.open(IMAGES / "storm_256x192.png") as im:
+        storm = im.convert("RGB")
+    with Image.open(IMAGES / "ladybird_64x48.png") as im:
+        grey = im.convert("L")
+    with Image.open(IMAGES / "citrus_77x53.png") as im:
+        rgba = im.convert("RGBA")
+    alpha = np.tile(np.linspace(0, 255, rgba.width, dtype=np.uint8), (rgba.height, 1))
+    rgba.putalpha(Image.fromarray(alpha))
+    for name, image, tile in [
+        ("storm_rgb_tiles", storm, 128),
+        ("ladybird_grey", grey, 512),
+        ("citrus_rgba", rgba, 512),
+    ]:
+        bare = Image.fromarray(np.asarray(image), image.mode)  # pixels only, no metadata
+        bare.save(GOLDEN / f"{name}.png")
+        bare.save(GOLDEN / f"{name}.l3c", tile_size=tile)
+
+
+if __name__ == "__main__":
+    make_golden_files()
