@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from functools import partial
 
 import numpy as np
 
@@ -85,8 +86,8 @@ def main() -> None:
     w10, mu10, inv10 = peaked_case(n, rng10, k=10)
     symbols10 = sample(w10, mu10, inv10, rng10)
     data10 = _coder.encode_mixture(symbols10, w10, mu10, inv10, 256)
-    t_enc = best_of(lambda: _coder.encode_mixture(symbols10, w10, mu10, inv10, 256))
-    t_dec = best_of(lambda: _coder.decode_mixture(data10, w10, mu10, inv10, 256))
+    t_enc = best_of(partial(_coder.encode_mixture, symbols10, w10, mu10, inv10, 256))
+    t_dec = best_of(partial(_coder.decode_mixture, data10, w10, mu10, inv10, 256))
     print(f"logistic-mixture coder with K=10 (the published model's), {n} symbols:")
     print(
         f"  encode {rate(n, t_enc)}, decode {rate(n, t_dec)}, {len(data10) * 8 / n:.3f} bits/symbol"
