@@ -219,8 +219,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         arg = Path(spec["stream"]).read_bytes()
         call = decode
     gc.collect()
-    baseline = _proc_status_kib("VmRSS") or _peak_rss_kib()
     per_call = _reset_peak()
+    # After the reset: the high-water mark restarts at the resident size of that
+    # moment, so a baseline read before it could exceed the peak that follows.
+    baseline = _proc_status_kib("VmRSS") or _peak_rss_kib()
     seconds = float("inf")
     out: Any = None
     for _ in range(repeat):
