@@ -220,8 +220,6 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         call = decode
     gc.collect()
     per_call = _reset_peak()
-    # After the reset: the high-water mark restarts at the resident size of that
-    # moment, so a baseline read before it could exceed the peak that follows.
     baseline = _proc_status_kib("VmRSS") or _peak_rss_kib()
     seconds = float("inf")
     out: Any = None
@@ -230,7 +228,10 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         t0 = time.perf_counter()
         out = call(arg)
         seconds = min(seconds, time.perf_counter() - t0)
-    peak = _peak_rss_kib()
+    # The kernel updates its high-water mark lazily (a heap that shrinks by brk does
+    # not record the size it had), so it can read a little below the baseline that
+    # was resident during the window; the true peak is at least that.
+    peak = max(_peak_rss_kib(), baseline)
     result: dict[str, Any] = {
         "seconds": seconds,
         "baseline_rss_kib": baseline,
