@@ -2,7 +2,7 @@
 
 ``Image.open`` parses only the fixed header (no torch import); the pixels are decoded
 by ``L3cDecoder`` when Pillow loads the image. Save options (``img.save(f,
-format="L3C", device="cuda", tile_size=512, workers=2)``) arrive in ``im.encoderinfo``.
+format="L3C", device="cuda", tile_size=256, workers=2)``) arrive in ``im.encoderinfo``.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ def encode(
 ) -> bytes:
     """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file.
 
-    ``tile_size`` (default 512) trades memory against bits; ``workers`` (default: one
+    ``tile_size`` (default 256) trades memory against bits; ``workers`` (default: one
     per core) is how many tiles are coded at once. Neither changes what decodes.
     """
     from pillow_l3c import _codec
