@@ -22,7 +22,6 @@ MODEL_ID_BYTES = 16
 MAX_DIMENSION = (1 << 31) - 1
 TILE_MULTIPLE = 8  # three stride-2 scales
 MIN_TILE, MAX_TILE = 8, 1 << 15
-MAX_STREAMS = 32
 
 # mode name -> (code, bands); only modes stored exactly are listed.
 MODES: dict[str, tuple[int, int]] = {"RGB": (1, 3), "L": (2, 1), "LA": (3, 2), "RGBA": (4, 4)}

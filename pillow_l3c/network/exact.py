@@ -8,7 +8,7 @@ their probability heads and the mixture-to-integer step) is computed on integers
 latent-variable models", ICLR 2019); the extractors E(s) stay floating point, since
 their quantized output is what the file carries.
 
-- Activations are integers in units of 2^-8, clamped to +-2047 (about +-8.0). The
+- Activations are integers in units of 2^-9, clamped to +-2047 (about +-4.0). The
   latent input of D(s) is the integer symbol minus its centre (+-12).
 - A convolution has integer weights and biases, one power-of-two weight scale per
   output channel. It runs as an ordinary float convolution on integer values, which
@@ -52,7 +52,6 @@ EXACT_LIMIT = 1 << 24  # float32 holds every integer of magnitude below this exa
 MAX_WEIGHT_BITS = 16
 PARAM_LIMIT = 1 << 16  # |mixture parameter| in units: keeps the int32 mixture math exact
 WEIGHT_TOTAL = 1 << 12  # the coder's mixture weights sum to this
-MEAN_UNIT = 256  # the coder's means are in 1/256 of a bin
 INV_SCALE_UNIT = 4096  # the coder's inverse scales are in 1/4096 per bin
 MAX_INV_SCALE = 1 << 20
 LOG_SCALE_MAX = 10.0  # scales above e^10 bins are all "flat" (inverse scale 1)
@@ -94,7 +93,7 @@ def _ste_round(x: Tensor) -> Tensor:
 
 
 def quantize_activation(x: Tensor) -> Tensor:
-    """Training's image of the integer activations: the 2^-8 grid, clamped, with the
+    """Training's image of the integer activations: the 2^-9 grid, clamped, with the
     gradient passing the rounding but not the clamp."""
     limit = ACT_LIMIT / ACT_UNIT
     xc = x.clamp(-limit, limit)
@@ -210,7 +209,7 @@ class IntResBlock(nn.Module):
 
 class IntPredictor(nn.Module):
     """``Predictor`` on integers: the latent symbols minus their centre in, integer
-    features (units of 2^-8) and mixture parameters (units of 2^-8) out."""
+    features (units of 2^-9) and mixture parameters (units of 2^-8) out."""
 
     def __init__(self, predictor: Predictor, centre: int) -> None:
         super().__init__()
