@@ -22,6 +22,7 @@ __all__ = [
     "ModelMismatchError",
     "decode",
     "encode",
+    "models",
     "register",
 ]
 
@@ -38,17 +39,33 @@ def encode(
     device: str | None = None,
     tile_size: int | None = None,
     workers: int | None = None,
+    model: str | None = None,
 ) -> bytes:
     """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file.
 
     ``tile_size`` (default 256) trades memory against bits; ``workers`` (default: one
     per core) is how many tiles are coded at once. Neither changes what decodes.
+    ``model`` names a bundled model (``models()``); the file's header records it, so
+    decoding needs no option.
     """
     from pillow_l3c import _codec
 
     return _codec.encode(
-        pixels, "RGB", device=device, tile_size=tile_size or _codec.DEFAULT_TILE, workers=workers
+        pixels,
+        "RGB",
+        device=device,
+        tile_size=tile_size or _codec.DEFAULT_TILE,
+        workers=workers,
+        model=model,
     )
+
+
+def models() -> dict[str, str]:
+    """The available models: name -> model id (hex), the default first."""
+    from pillow_l3c import _model
+
+    files = sorted(_model.model_files(), key=lambda f: f.path != _model.weights_path())
+    return {f.name: _model.model_id(f.path).hex() for f in files}
 
 
 def decode(data: bytes, device: str | None = None, workers: int | None = None) -> np.ndarray:

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 import numpy as np
 
-from pillow_l3c import _format, _model
+from pillow_l3c import _format, _model, _polyphase
 from pillow_l3c._format import Header, Tile
-from pillow_l3c.errors import CorruptStreamError, ModelMismatchError
+from pillow_l3c.errors import CorruptStreamError
 
 if TYPE_CHECKING:
     import torch
@@ -69,8 +69,21 @@ LAYERS: dict[str, tuple[Layer, ...]] = {
 
 
 def stream_count(mode: str, scales: int) -> int:
-    """Streams in each tile: per layer, one per latent scale and one per coded plane."""
+    """Streams in each tile of an L3C model: per layer, one per latent scale and one per
+    coded plane."""
     return sum(scales + len(layer.coded) for layer in LAYERS[mode])
+
+
+def layer_streams(model: _model.LoadedModel, layer: Layer, height: int, width: int) -> int:
+    """Streams of one layer of a height x width tile."""
+    if model.family == "polyphase":
+        return _polyphase.stream_count(len(layer.coded), height, width)
+    return model.scales + len(layer.coded)
+
+
+def tile_streams(model: _model.LoadedModel, mode: str, height: int, width: int) -> int:
+    """Streams in a height x width tile (a polyphase model's depend on the tile's size)."""
+    return sum(layer_streams(model, layer, height, width) for layer in LAYERS[mode])
 
 
 def quantize_mixture(
@@ -238,12 +251,14 @@ def write(
     metadata: dict[bytes, bytes] | None = None,
     tile_size: int = DEFAULT_TILE,
     workers: int | None = None,
+    model: str | None = None,
 ) -> None:
     """Encode a uint8 array (H, W, bands) of ``mode`` to ``fp`` as a complete .l3c file.
 
     Every argument is checked before the first byte is written. Tiles are written as
     they finish, in order. ``metadata`` maps metadata section tags
-    (``_format.METADATA_TAGS``) to bytes that are stored verbatim.
+    (``_format.METADATA_TAGS``) to bytes that are stored verbatim. ``model`` names a
+    bundled model (``l3c models``; default: the best one).
     """
     pixels = _check_pixels(pixels, mode)
     _check_tile_size(tile_size)
@@ -253,13 +268,13 @@ def write(
             msg = f"{tag!r} is not an L3C metadata section"
             raise ValueError(msg)
     h, w = pixels.shape[:2]
-    model = _model.load(device)
-    header = Header(w, h, mode, model.model_id, tile_size, len(sections))
+    loaded = _model.load(device, model)
+    header = Header(w, h, mode, loaded.model_id, tile_size, len(sections))
     workers = workers or default_workers(device)
 
     def encode_tile(tile: Tile) -> bytes:
         view = pixels[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
-        return _format.pack_section(_format.TILE_TAG, _encode_tile(model, view, mode))
+        return _format.pack_section(_format.TILE_TAG, _encode_tile(loaded, view, mode))
 
     fp.write(header.pack())
     for tag, payload in sections.items():
@@ -277,17 +292,22 @@ def encode(
     metadata: dict[bytes, bytes] | None = None,
     tile_size: int = DEFAULT_TILE,
     workers: int | None = None,
+    model: str | None = None,
 ) -> bytes:
     """The bytes of a complete .l3c file; see ``write``."""
     out = io.BytesIO()
-    write(out, pixels, mode, device, metadata, tile_size, workers)
+    write(out, pixels, mode, device, metadata, tile_size, workers, model)
     return out.getvalue()
 
 
 def _encode_tile(model: _model.LoadedModel, pixels: np.ndarray, mode: str) -> bytes:
     streams = []
     for layer in LAYERS[mode]:
-        streams += _encode_layer(model, pixels, layer)
+        if model.family == "polyphase":
+            view = pixels[:, :, list(layer.view)]
+            streams += _polyphase.encode_layer(model, view, len(layer.coded))
+        else:
+            streams += _encode_layer(model, pixels, layer)
     return _format.pack_tile(zlib.crc32(np.ascontiguousarray(pixels).tobytes()), streams)
 
 
@@ -353,13 +373,8 @@ def check_size(header: Header) -> None:
 
 
 def check_model(header: Header) -> None:
-    available = _model.model_id()
-    if header.model_id != available:
-        msg = (
-            f"file was written by model {header.model_id.hex()}, but the available model "
-            f"is {available.hex()} ({_model.weights_path().name})"
-        )
-        raise ModelMismatchError(msg)
+    """ModelMismatchError unless a model with the header's model id is available."""
+    _model.find_by_id(header.model_id)
 
 
 def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:
@@ -394,11 +409,12 @@ def decode_tiles(
     the cut are decoded and the rest stays black (Pillow's LOAD_TRUNCATED_IMAGES).
     Any other damage raises CorruptStreamError; pixels are never returned unchecked.
     """
-    check_model(header)
-    model = _model.load(device)
-    streams = stream_count(header.mode, model.scales)
+    model = _model.load(device, wanted=header.model_id)
     if not keep_truncated:
-        _check_length(header, fp, streams)
+        # The corner tile is the smallest, with the fewest streams.
+        last_h = header.height - (header.height - 1) // header.tile_size * header.tile_size
+        last_w = header.width - (header.width - 1) // header.tile_size * header.tile_size
+        _check_length(header, fp, tile_streams(model, header.mode, last_h, last_w))
     out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
     complete = True
 
@@ -416,6 +432,7 @@ def decode_tiles(
 
     def decode_tile(job: tuple[Tile, bytes]) -> None:
         tile, payload = job
+        streams = tile_streams(model, header.mode, tile.height, tile.width)
         crc, data = _format.unpack_tile(payload, streams)
         region = out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
         pixels = _decode_tile(model, data, header.mode, tile)
@@ -436,8 +453,16 @@ def _decode_tile(
 ) -> np.ndarray:
     pixels = np.empty((tile.height, tile.width, _format.MODES[mode][1]), dtype=np.uint8)
     for layer in LAYERS[mode]:
-        count = model.scales + len(layer.coded)
-        _decode_layer(model, streams[:count], layer, pixels)
+        count = layer_streams(model, layer, tile.height, tile.width)
+        if model.family == "polyphase":
+            view = _polyphase.decode_layer(
+                model, streams[:count], tile.height, tile.width, len(layer.coded)
+            )
+            for k in range(len(layer.coded)):
+                channel = model.order[k]
+                pixels[:, :, layer.view[channel]] = view[:, :, channel]
+        else:
+            _decode_layer(model, streams[:count], layer, pixels)
         streams = streams[count:]
     return pixels
 

@@ -23,15 +23,66 @@ if TYPE_CHECKING:
     import torch
 
 WEIGHTS_ENV = "PILLOW_L3C_WEIGHTS"
-DEFAULT_WEIGHTS = "l3c-small.pt"
+# The model that writes new files: the bundled model with the best bpsp on
+# shared/data/val (docs/TRAINING.md, "The models").
+DEFAULT_MODEL = "poly-small"
+ID_IN_NAME = 8  # hex digits of the model id in a bundled file's name: NAME.ID.pt
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """A model file: its name (what ``model=`` takes) and where it is."""
+
+    name: str
+    path: Path
+
+
+def model_files() -> list[ModelFile]:
+    """The models a file can be written or read with: the bundled ones (``NAME.ID.pt``
+    in ``pillow_l3c.weights``), or only ``$PILLOW_L3C_WEIGHTS`` when it is set."""
+    override = os.environ.get(WEIGHTS_ENV)
+    if override:
+        return [ModelFile(Path(override).stem, Path(override))]
+    folder = resources.files("pillow_l3c.weights")
+    found = []
+    for entry in folder.iterdir():
+        parts = entry.name.split(".")
+        if len(parts) == 3 and parts[2] == "pt" and len(parts[1]) == ID_IN_NAME:
+            found.append(ModelFile(parts[0], Path(str(entry))))
+    return sorted(found, key=lambda m: m.name)
+
+
+def find(name: str | None = None) -> ModelFile:
+    """The model called ``name`` (default: the default model, or the override)."""
+    files = model_files()
+    if name is None:
+        if os.environ.get(WEIGHTS_ENV):
+            return files[0]
+        name = DEFAULT_MODEL
+    for f in files:
+        if f.name == name:
+            return f
+    known = ", ".join(f.name for f in files) or "none"
+    msg = f"no model named {name!r} (available: {known})"
+    raise ValueError(msg)
+
+
+def find_by_id(wanted: bytes) -> ModelFile:
+    """The model whose id a file's header names; ModelMismatchError if none has it."""
+    from pillow_l3c.errors import ModelMismatchError
+
+    files = model_files()
+    for f in files:
+        if model_id(f.path) == wanted:
+            return f
+    have = ", ".join(f"{f.name} {model_id(f.path).hex()}" for f in files)
+    msg = f"file was written by model {wanted.hex()}, which no available model has ({have})"
+    raise ModelMismatchError(msg)
 
 
 def weights_path() -> Path:
-    """The model file: ``$PILLOW_L3C_WEIGHTS`` if set, else the bundled one."""
-    override = os.environ.get(WEIGHTS_ENV)
-    if override:
-        return Path(override)
-    return Path(str(resources.files("pillow_l3c.weights").joinpath(DEFAULT_WEIGHTS)))
+    """The file of the default model."""
+    return find().path
 
 
 @cache
@@ -52,14 +103,16 @@ def model_id(path: Path | None = None) -> bytes:
 
 @dataclass(frozen=True)
 class LoadedModel:
-    module: Any  # torch.jit.ScriptModule exposing the L3C codec interface
+    module: Any  # torch.jit.ScriptModule exposing its family's codec interface
+    name: str
     model_id: bytes
     device: torch.device
-    mixtures: int
-    levels: int
-    scales: int
-    latent_channels: int
+    family: str  # "l3c" (learned latents) or "polyphase" (pixel context)
     exact: bool  # integer predictors: files decode identically on every machine
+    levels: int = 0  # L3C: latent alphabet, scales and channels
+    scales: int = 0
+    latent_channels: int = 0
+    order: tuple[int, ...] = (0, 1, 2)  # polyphase: the order channels are coded in
 
     def latent_shape(self, scale: int, height: int, width: int) -> tuple[int, int, int]:
         """(C, h, w) of z(scale) for a padded image of height x width."""
@@ -91,8 +144,8 @@ def _single_thread_after_fork() -> None:
 
 def _verify(module: Any, path: Path) -> None:
     """Refuse an exact model whose integer arithmetic could leave the exact range."""
+    from pillow_l3c._verify import verify
     from pillow_l3c.errors import L3cError
-    from pillow_l3c.network.exact import verify
 
     problems = verify(module)
     if problems:
@@ -100,12 +153,16 @@ def _verify(module: Any, path: Path) -> None:
         raise L3cError(msg)
 
 
-def load(device: str | None = None) -> LoadedModel:
-    """The model on ``device`` (default CPU), loaded on first use."""
+def load(
+    device: str | None = None, name: str | None = None, wanted: bytes | None = None
+) -> LoadedModel:
+    """A model on ``device`` (default CPU), loaded on first use: the one whose id is
+    ``wanted``, else the one called ``name``, else the default."""
     import torch
 
     dev = resolve_device(device)
-    path = weights_path()
+    file = find_by_id(wanted) if wanted is not None else find(name)
+    path = file.path
     key = (path, path.stat().st_mtime_ns, str(dev))
     with _lock:
         if not _loaded:
@@ -119,14 +176,20 @@ def load(device: str | None = None) -> LoadedModel:
             exact = bool(getattr(module, "exact", False))
             if exact:
                 _verify(module, path)
-            _loaded[key] = LoadedModel(
-                module=module,
-                model_id=model_id(path),
-                device=dev,
-                mixtures=int(module.mixtures),
-                levels=int(module.levels),
-                scales=int(module.scales),
-                latent_channels=int(module.latent_channels),
-                exact=exact,
-            )
+            family = str(getattr(module, "family", "l3c"))
+            common = {"module": module, "name": file.name, "model_id": model_id(path)}
+            if family == "polyphase":
+                _loaded[key] = LoadedModel(
+                    **common, device=dev, family=family, exact=exact, order=tuple(module.order)
+                )
+            else:
+                _loaded[key] = LoadedModel(
+                    **common,
+                    device=dev,
+                    family=family,
+                    exact=exact,
+                    levels=int(module.levels),
+                    scales=int(module.scales),
+                    latent_channels=int(module.latent_channels),
+                )
         return _loaded[key]

@@ -1,8 +1,10 @@
 """The ``l3c`` command line.
 
-    l3c encode IN... [-o OUT]    images -> .l3c (OUT: a file for one input, else a folder)
+    l3c encode IN... [-o OUT] [--model NAME]
+                                 images -> .l3c (OUT: a file for one input, else a folder)
     l3c decode IN... [-o OUT]    .l3c -> .png (or any format Pillow writes, by OUT's suffix)
-    l3c info FILE...             size, mode, model id and bpsp, from the header only
+    l3c info FILE...             size, mode, model name and id, bpsp, from the header only
+    l3c models                   the available models, their bpsp and speed on val
     l3c compare IMAGE...         bpsp of L3C against PNG, with an exact round-trip check
     l3c bench DIR                L3C against PNG, WebP, JPEG 2000, JPEG XL (pillow_l3c.bench)
 
@@ -34,6 +36,12 @@ from tqdm import tqdm
 import pillow_l3c
 from pillow_l3c import _format, bench
 from pillow_l3c._codec import default_workers
+
+# Measured by `l3c bench ../shared/data/val --model NAME` (README, "Compression, speed
+# and memory"): all 12 photos, this project's 2-core CPU.
+MODEL_FIGURES = {
+    "l3c-small": "val 3.268 bpsp, encode 1.82 s/MP, decode 1.64 s/MP",
+}
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
 
@@ -67,13 +75,17 @@ def _up_to_date(src: Path, dst: Path) -> bool:
         return False
 
 
-def _encode_one(src: Path, dst: Path, device: str | None, workers: int | None = None) -> str:
+def _encode_one(
+    src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
+) -> str:
     with Image.open(src) as im:
-        _atomic_save(im, dst, device=device, workers=workers)
+        _atomic_save(im, dst, device=device, workers=workers, model=model)
     return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)"
 
 
-def _decode_one(src: Path, dst: Path, device: str | None, workers: int | None = None) -> str:
+def _decode_one(
+    src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
+) -> str:
     pillow_l3c.register(device, workers)
     with Image.open(src) as im:
         if im.format != "L3C":
@@ -101,22 +113,44 @@ def _bpsp(path: Path) -> float:
     return path.stat().st_size * 8 / (header.width * header.height * header.planes)
 
 
+def _model_name(model_id: bytes) -> str:
+    """The name of the available model with this id, without loading it."""
+    from pillow_l3c import _model
+
+    for f in _model.model_files():
+        if _model.model_id(f.path) == model_id:
+            return f.name
+    return "not available here"
+
+
 def _info(path: Path) -> str:
     with path.open("rb") as f:
         h = _format.read_header(f)
     return (
         f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
         f"{h.tile_count()} tile{'s' if h.tile_count() > 1 else ''} of {h.tile_size}, "
-        f"model {h.model_id.hex()}, {_bpsp(path):.3f} bpsp"
+        f"model {_model_name(h.model_id)} ({h.model_id.hex()}), {_bpsp(path):.3f} bpsp"
     )
 
 
-def _compare(path: Path, device: str | None) -> str:
+def _models() -> int:
+    """One line per available model: name, id, default mark, and its measured figures."""
+    from pillow_l3c import _model
+
+    default = _model.weights_path()
+    for f in _model.model_files():
+        mark = " (default)" if f.path == default else ""
+        card = MODEL_FIGURES.get(f.name, "not measured")
+        print(f"{f.name}{mark}  id {_model.model_id(f.path).hex()}  {card}")
+    return 0
+
+
+def _compare(path: Path, device: str | None, model: str | None = None) -> str:
     with Image.open(path) as im:
         rgb = im.convert("RGB")
     png = io.BytesIO()
     rgb.save(png, "PNG", optimize=True)
-    data = pillow_l3c.encode(np.asarray(rgb), device=device)
+    data = pillow_l3c.encode(np.asarray(rgb), device=device, model=model)
     if pillow_l3c.decode(data, device=device).tobytes() != rgb.tobytes():
         msg = "round trip is not exact"
         raise pillow_l3c.L3cError(msg)
@@ -143,10 +177,12 @@ def _run(items: Sequence[Path], job: Callable[[Path], str], progress: bool) -> i
     return 1 if failures else 0
 
 
-def _in_child(job: Callable[..., str], src: Path, dst: Path, device: str | None) -> str:
+def _in_child(
+    job: Callable[..., str], src: Path, dst: Path, device: str | None, model: str | None
+) -> str:
     """One file in a pool process: its tiles one at a time (the pool has a process per core)."""
     try:
-        return job(src, dst, device, workers=1)
+        return job(src, dst, device, workers=1, model=model)
     except ERRORS as e:
         msg = f"l3c: error: {src}: {e}"
         raise _ChildError(msg) from None
@@ -169,13 +205,22 @@ def _code_files(args: argparse.Namespace) -> int:
     }
     if len(todo) < len(pairs) and not args.quiet:
         print(f"l3c: {len(pairs) - len(todo)} outputs are up to date, skipped", file=sys.stderr)
+    model = getattr(args, "model", None)
+    if model is not None:
+        from pillow_l3c import _model
+
+        _model.find(model)  # an unknown name fails once, before any file
     jobs = min(args.jobs or default_workers(), len(todo))
     if jobs <= 1:
-        code = _run(list(todo), lambda p: job(p, todo[p], args.device), progress=not args.quiet)
+        code = _run(
+            list(todo), lambda p: job(p, todo[p], args.device, model=model), progress=not args.quiet
+        )
         return max(code, 1 if failures else 0)
     bar = tqdm(total=len(todo), unit="file", disable=args.quiet, file=sys.stderr)
     with ProcessPoolExecutor(jobs) as pool:
-        futures = [pool.submit(partial(_in_child, job, s, d, args.device)) for s, d in todo.items()]
+        futures = [
+            pool.submit(partial(_in_child, job, s, d, args.device, model)) for s, d in todo.items()
+        ]
         for future in as_completed(futures):
             try:
                 tqdm.write(future.result(), file=sys.stdout)
@@ -198,11 +243,15 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("-j", "--jobs", type=int, help="processes for many files (default: cores)")
         s.add_argument("-f", "--force", action="store_true", help="recode up-to-date outputs")
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+        if name == "encode":
+            s.add_argument("-m", "--model", help="model name (l3c models; default: the best)")
     s = sub.add_parser("info", help="header of .l3c files")
     s.add_argument("inputs", nargs="+", type=Path)
+    sub.add_parser("models", help="the available models, their bpsp and speed")
     s = sub.add_parser("compare", help="bpsp of L3C against PNG")
     s.add_argument("inputs", nargs="+", type=Path)
     s.add_argument("--device")
+    s.add_argument("-m", "--model", help="model name (l3c models)")
     s = sub.add_parser("bench", help="L3C against PNG, WebP, JPEG 2000 and JPEG XL")
     bench.add_arguments(s)
     return p
@@ -212,8 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return _run(args.inputs, _info, progress=False)
+    if args.command == "models":
+        return _models()
     if args.command == "compare":
-        return _run(args.inputs, lambda p: _compare(p, args.device), progress=True)
+        return _run(args.inputs, lambda p: _compare(p, args.device, args.model), progress=True)
     if args.command == "bench":
         return bench.run(args)
     return _code_files(args)

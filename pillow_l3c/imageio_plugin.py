@@ -60,6 +60,7 @@ class L3cPlugin(PluginV3):
         *,
         is_batch: bool = False,
         device: str | None = None,
+        model: str | None = None,
     ) -> bytes | None:
         image = np.asarray(ndimage)
         if is_batch:
@@ -72,7 +73,7 @@ class L3cPlugin(PluginV3):
         if image.dtype != np.uint8 or mode is None:
             msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
             raise L3cError(msg)
-        data = _codec.encode(image, mode, device=device)
+        data = _codec.encode(image, mode, device=device, model=model)
         self.request.get_file().write(data)
         if self.request._uri_type == URI_BYTES:
             return data

@@ -22,6 +22,7 @@ import torch
 from PIL import Image
 
 from pillow_l3c.network.architecture import L3C, L3cConfig
+from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
 from pillow_l3c.network.warm_start import pyramid_init
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
@@ -43,7 +44,17 @@ def load_folder(folder: Path) -> list[Image.Image]:
 class CropSampler:
     """Random downscale, crop and flip of the training photos."""
 
-    def __init__(self, images: list[Image.Image], crop: int, min_scale: float, seed: int) -> None:
+    def __init__(
+        self,
+        images: list[Image.Image],
+        crop: int,
+        min_scale: float,
+        seed: int,
+        grey: float = 0.0,
+        transpose: bool = False,
+    ) -> None:
+        self.grey = grey
+        self.transpose = transpose
         self.images = [im for im in images if min(im.size) * min_scale >= crop]
         if not self.images:
             msg = f"no image is large enough for {crop}px crops at scale {min_scale}"
@@ -65,6 +76,10 @@ class CropSampler:
             patch = patch.resize((self.crop, self.crop), Image.Resampling.LANCZOS)
         if self.rng.random() < 0.5:
             patch = patch.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        if self.transpose and self.rng.random() < 0.5:
+            patch = patch.transpose(Image.Transpose.TRANSPOSE)
+        if self.rng.random() < self.grey:
+            patch = patch.convert("L").convert("RGB")
         return np.asarray(patch)
 
     def batch(self, size: int) -> torch.Tensor:
@@ -84,14 +99,16 @@ def center_crops(images: list[Image.Image], size: int) -> list[torch.Tensor]:
     return out
 
 
-def bpsp(model: L3C, x: torch.Tensor) -> torch.Tensor:
+def bpsp(model: L3C | Polyphase, x: torch.Tensor) -> torch.Tensor:
     """Total bpsp of each image of a batch."""
+    if isinstance(model, Polyphase):
+        return model(x) / x[0].numel()
     rgb, latent, top = model(x)
     return (rgb + latent + top) / x[0].numel()
 
 
 @torch.no_grad()
-def evaluate(model: L3C, crops: list[torch.Tensor]) -> float:
+def evaluate(model: L3C | Polyphase, crops: list[torch.Tensor]) -> float:
     model.eval()
     bits = sum(float(bpsp(model, x)) * x[0].numel() for x in crops)
     model.train()
@@ -103,6 +120,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m pillow_l3c.train", description=__doc__.split("\n")[0]
     )
     p.add_argument("--data", type=Path, required=True, help="folder of training images")
+    p.add_argument(
+        "--arch",
+        choices=["l3c", "polyphase"],
+        default="l3c",
+        help="l3c: learned latents (the paper); polyphase: pixel context (network/polyphase.py)",
+    )
+    p.add_argument("--channels", type=int, default=48, help="polyphase: trunk width")
+    p.add_argument("--blocks", type=int, default=2, help="polyphase: residual blocks")
+    p.add_argument("--head", type=int, default=24, help="polyphase: per-channel head width")
+    p.add_argument(
+        "--cosine",
+        action="store_true",
+        help="cosine learning-rate decay to 5%% over --steps (instead of steps of --lr-decay)",
+    )
+    p.add_argument("--grey", type=float, default=0.0, help="share of samples made grey")
     p.add_argument("--val", type=Path, help="folder of validation images")
     p.add_argument("--out", type=Path, default=Path("runs/l3c"))
     p.add_argument("--steps", type=int, default=1_000_000)
@@ -157,6 +189,9 @@ def make_optimizer(args: argparse.Namespace, model: L3C) -> torch.optim.Optimize
 
 def learning_rate(args: argparse.Namespace, step: int) -> float:
     warm = min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0
+    if args.cosine:
+        progress = min(1.0, step / args.steps)
+        return args.lr * warm * (0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress)))
     return args.lr * warm * args.lr_decay ** (step // args.decay_steps)
 
 
@@ -164,6 +199,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    if args.arch == "polyphase":
+        train_polyphase(args)
+        return
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
     cfg = L3cConfig(mixtures=args.mixtures, filters=args.filters, resblocks=args.resblocks)
@@ -271,6 +309,101 @@ def main(argv: list[str] | None = None) -> None:
                 save(args.out / "best.pt")
         if step % args.ckpt_every == 0 or done:
             save(last)
+        if done:
+            break
+
+
+def train_polyphase(args: argparse.Namespace) -> None:
+    """The polyphase family's loop: the same data, checkpoints, log and guard as L3C's,
+    one loss (the bits of every coded scale)."""
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    cfg = PolyphaseConfig(args.channels, args.blocks, args.head, args.mixtures)
+    step, best = 0, math.inf
+    last = args.out / "last.pt"
+    ck = None
+    if args.resume and last.exists():
+        ck = torch.load(last, map_location=args.device)
+    elif args.init_from:
+        ck = torch.load(args.init_from, map_location=args.device)
+    if ck is not None:
+        cfg = PolyphaseConfig(**ck["config"])
+    model = Polyphase(cfg).to(args.device)
+    opt = make_optimizer(args, model)
+    if ck is not None:
+        model.load_state_dict(ck["model"])
+        if args.resume and last.exists():
+            if "optimizer" in ck:
+                opt.load_state_dict(ck["optimizer"])
+            step, best = ck["step"], ck["best_val"]
+            print(f"resumed {last} at step {step}, best val {best:.4f} bpsp", flush=True)
+    sampler = CropSampler(
+        load_folder(args.data), args.crop, args.min_scale, args.seed + step, args.grey, True
+    )
+    val = (
+        [v.to(args.device) for v in center_crops(load_folder(args.val), args.val_crop)]
+        if args.val
+        else []
+    )
+    log = (args.out / "log.tsv").open("a")
+    if step == 0:
+        log.write("step\tminutes\ttrain_bpsp\tval_bpsp\n")
+    print(f"{sum(p.numel() for p in model.parameters())} parameters, {cfg.to_dict()}", flush=True)
+    minutes_before = float(ck.get("minutes", 0.0)) if ck is not None and args.resume else 0.0
+
+    def save(path: Path, minutes: float, with_optimizer: bool = True) -> None:
+        state = {
+            "arch": "polyphase",
+            "model": model.state_dict(),
+            "step": step,
+            "best_val": best,
+            "minutes": minutes,
+            "config": cfg.to_dict(),
+            "args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
+        }
+        if with_optimizer:
+            state["optimizer"] = opt.state_dict()
+        tmp = path.with_suffix(".tmp")
+        torch.save(state, tmp)
+        tmp.replace(path)
+
+    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+    previous = math.inf
+    start = time.monotonic()
+    running: list[float] = []
+    while step < args.steps:
+        for group in opt.param_groups:
+            group["lr"] = learning_rate(args, step)
+        x = sampler.batch(args.batch).to(args.device)
+        loss = (model(x) / x[0].numel()).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+        opt.step()
+        step += 1
+        running.append(float(loss.detach()))
+        minutes = minutes_before + (time.monotonic() - start) / 60
+        done = step >= args.steps or bool(args.minutes and minutes >= args.minutes)
+        if step % args.val_every == 0 or done:
+            tr = sum(running) / len(running)
+            running.clear()
+            if tr > 1.5 * previous and not done:
+                model.load_state_dict(good[0])
+                opt.load_state_dict(good[1])
+                args.lr *= 0.5
+                log.write(f"# step {step} diverged, restored the state of the last check\n")
+                continue
+            previous = tr
+            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+            v = evaluate(model, val) if val else math.nan
+            log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{v:.4f}\n")
+            log.flush()
+            print(f"step {step} {minutes:.1f} min train {tr:.3f} val {v:.3f} bpsp", flush=True)
+            if v < best:
+                best = v
+                save(args.out / "best.pt", minutes, with_optimizer=False)
+        if step % args.ckpt_every == 0 or done:
+            save(last, minutes)
         if done:
             break
 

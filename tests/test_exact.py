@@ -21,18 +21,19 @@ from pillow_l3c.network.export import export
 from .conftest import IMAGES
 
 GOLDEN = Path(__file__).parent / "golden"
+L3C_MODEL = "l3c-small"
 
 
 def _symbols(image: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
     x = torch.from_numpy(_codec.pad_image(image)).permute(2, 0, 1)[None].contiguous()
     with torch.inference_mode():
-        return x, _model.load().module.extract(x)
+        return x, _model.load(name=L3C_MODEL).module.extract(x)
 
 
 def _mixture_integers(x: torch.Tensor, symbols: list[torch.Tensor]) -> list[np.ndarray]:
     """Every integer the coder would receive for the image ``x`` with latents
     ``symbols`` (the extractors stay floating point: their symbols are in the file)."""
-    model = _model.load()
+    model = _model.load(name=L3C_MODEL)
     net = model.module
     out = []
     with torch.inference_mode():
@@ -47,8 +48,9 @@ def _mixture_integers(x: torch.Tensor, symbols: list[torch.Tensor]) -> list[np.n
     return out
 
 
-def test_bundled_model_is_exact() -> None:
-    model = _model.load()
+@pytest.mark.parametrize("name", ["l3c-small", "poly-small"])
+def test_bundled_models_are_exact(name: str) -> None:
+    model = _model.load(name=name)
     assert model.exact
     assert exact.verify(model.module) == []
 
@@ -164,8 +166,9 @@ def test_golden_files_decode_bit_exactly(name: str) -> None:
     # ... and today's encoder still writes the same bytes
     with Image.open(GOLDEN / f"{name}.l3c") as im:
         tile = im.info["l3c_tile_size"]
+        model = _model.find_by_id(bytes.fromhex(im.info["model_id"])).name
     out = io.BytesIO()
-    Image.fromarray(expected, mode).save(out, format="L3C", tile_size=tile)
+    Image.fromarray(expected, mode).save(out, format="L3C", tile_size=tile, model=model)
     assert out.getvalue() == (GOLDEN / f"{name}.l3c").read_bytes()
 
 

@@ -36,6 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pillow_l3c._verify import EXACT_LIMIT, verify
 from pillow_l3c.network.architecture import (
     L3C,
     LOG_SCALE_MIN,
@@ -48,7 +49,6 @@ ACT_UNIT = 1 << ACT_BITS
 ACT_LIMIT = 2047  # |activation| <= 2047 units (about 4.0)
 PARAM_BITS = 8  # mixture parameters in units of 2^-8
 PARAM_UNIT = 1 << PARAM_BITS
-EXACT_LIMIT = 1 << 24  # float32 holds every integer of magnitude below this exactly
 MAX_WEIGHT_BITS = 16
 PARAM_LIMIT = 1 << 16  # |mixture parameter| in units: keeps the int32 mixture math exact
 WEIGHT_TOTAL = 1 << 12  # the coder's mixture weights sum to this
@@ -56,6 +56,7 @@ INV_SCALE_UNIT = 4096  # the coder's inverse scales are in 1/4096 per bin
 MAX_INV_SCALE = 1 << 20
 LOG_SCALE_MAX = 10.0  # scales above e^10 bins are all "flat" (inverse scale 1)
 SOFTMAX_RANGE = 3072  # logit differences beyond 12 (3072 units) get weight 0
+__all__ = ["EXACT_LIMIT", "ExactL3C", "IntConv", "qat_predict", "verify"]
 
 
 # --- quantization rules, shared by training and export --------------------------------
@@ -386,28 +387,3 @@ class ExactL3C(nn.Module):
             mean.clamp(-(1 << 28), 1 << 28).to(torch.int32),
             self.rgb_inv_scale[ls].to(torch.int32),
         )
-
-
-def verify(module: nn.Module) -> list[str]:
-    """Every integer convolution of ``module`` (a model or its TorchScript file), checked
-    from its stored weights: integer values, power-of-two scales, and no partial sum
-    that can reach 2^24. Returns the problems; empty means exact."""
-    problems = []
-    count = 0
-    for name, m in module.named_modules():
-        if not hasattr(m, "in_limit") or not hasattr(m, "scale"):
-            continue
-        count += 1
-        w, b = m.weight.double(), m.bias.double()
-        half, scale = m.rounding.double(), m.scale.double()
-        if not (torch.equal(w, w.round()) and torch.equal(b, b.round())):
-            problems.append(f"{name}: weights or biases are not integers")
-        mantissa, _ = torch.frexp(scale)
-        if not torch.all(mantissa == 0.5):
-            problems.append(f"{name}: scales are not powers of two")
-        bound = w.abs().flatten(1).sum(1) * m.in_limit + b.abs() + half + 1
-        if float(bound.max()) >= EXACT_LIMIT:
-            problems.append(f"{name}: a partial sum can reach {float(bound.max()):.0f} >= 2^24")
-    if count == 0:
-        problems.append("no integer convolutions: not an exact model")
-    return problems

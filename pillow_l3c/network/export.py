@@ -19,21 +19,28 @@ import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.exact import ExactL3C, verify
+from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
+from pillow_l3c.network.polyphase_exact import ExactPolyphase
 
 
-def script(model: L3C | ExactL3C) -> torch.jit.ScriptModule:
+def script(model: nn.Module) -> torch.jit.ScriptModule:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # see _model.load
         return torch.jit.script(model.eval())
 
 
-def export(model: L3C, out: Path, exact: bool = True) -> bytes:
+def export(model: L3C | Polyphase, out: Path, exact: bool = True) -> bytes:
     """Write ``model`` to ``out`` as TorchScript (integer-exact unless ``exact`` is
-    false); returns its model id."""
-    module: L3C | ExactL3C = ExactL3C(model.eval()) if exact else model
+    false; a polyphase model is always exact); returns its model id."""
+    module: nn.Module
+    if isinstance(model, Polyphase):
+        module, exact = ExactPolyphase(model.eval()), True
+    else:
+        module = ExactL3C(model.eval()) if exact else model
     scripted = script(module)
     if exact:
         problems = verify(scripted)
@@ -45,9 +52,13 @@ def export(model: L3C, out: Path, exact: bool = True) -> bytes:
     return hashlib.sha256(out.read_bytes()).digest()[:16]
 
 
-def load_checkpoint(path: Path) -> L3C:
+def load_checkpoint(path: Path) -> L3C | Polyphase:
     ck = torch.load(path, map_location="cpu")
-    model = L3C(L3cConfig(**ck["config"]))
+    model: L3C | Polyphase
+    if ck.get("arch") == "polyphase":
+        model = Polyphase(PolyphaseConfig(**ck["config"]))
+    else:
+        model = L3C(L3cConfig(**ck["config"]))
     model.load_state_dict(ck["model"])
     return model
 
@@ -59,9 +70,15 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("checkpoint", type=Path)
     p.add_argument("out", type=Path)
     p.add_argument("--float", action="store_true", help="export the floating-point model")
+    p.add_argument("--name", help="rename OUT to NAME.ID.pt in its folder, as bundled models are")
     args = p.parse_args(argv)
     model_id = export(load_checkpoint(args.checkpoint), args.out, exact=not args.float)
-    print(f"wrote {args.out} (model id {model_id.hex()})")
+    out = args.out
+    if args.name:
+        # Bundled models carry their id in their name: NAME.ID.pt (pillow_l3c/_model.py).
+        out = args.out.with_name(f"{args.name}.{model_id.hex()[:8]}.pt")
+        args.out.replace(out)
+    print(f"wrote {out} (model id {model_id.hex()})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,149 @@
+"""``ExactPolyphase``: the polyphase model in integers, as the codec runs it.
+
+The rules are those of ``exact.py`` (``IntConv``: integer weights with one power-of-two
+scale per output channel, activations in units of 2^-9 clamped to +-2047, every
+partial sum below 2^24, checked by ``verify`` at export and at load). The inputs are
+integer pixel values, so no floating-point value decides a CDF anywhere.
+
+The codec drives it stage by stage (``pillow_l3c/_polyphase.py``):
+``features(stage, a, b, h, w)`` runs a stage's trunk for an h x w target grid, and
+``mixture(stage, k, feat, s4, target)`` gives the coder's integers for the k-th coded
+channel (ORDER[k]), reading the channels of ``target`` decoded before it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from pillow_l3c.network import polyphase as pp
+from pillow_l3c.network.exact import (
+    ACT_BITS,
+    INV_SCALE_UNIT,
+    MAX_INV_SCALE,
+    PARAM_BITS,
+    SOFTMAX_RANGE,
+    WEIGHT_TOTAL,
+    IntConv,
+    _table,
+)
+
+
+class IntStage(nn.Module):
+    def __init__(self, stage: pp.Stage) -> None:
+        super().__init__()
+        lim = pp.ACT_LIMIT
+        self.inp = IntConv(stage.inp, ACT_BITS, lim, lim)
+        self.conv1 = nn.ModuleList([IntConv(b[0], ACT_BITS, lim, lim) for b in stage.blocks])
+        self.conv2 = nn.ModuleList([IntConv(b[1], ACT_BITS, lim, lim) for b in stage.blocks])
+        self.hidden = nn.ModuleList([IntConv(c, ACT_BITS, lim, lim) for c in stage.hidden])
+        self.out = nn.ModuleList(
+            [IntConv(c, ACT_BITS, lim, pp.PARAM_LIMIT, out_bits=PARAM_BITS) for c in stage.out]
+        )
+        self.limit = lim
+
+    def features(self, inp: Tensor) -> Tensor:
+        h = F.relu(self.inp(inp))
+        for conv1, conv2 in zip(self.conv1, self.conv2, strict=False):
+            h = (h + conv2(F.relu(conv1(h)))).clamp(-self.limit, self.limit)
+        return h
+
+    def params(self, k: int, feat: Tensor, cond: Tensor) -> Tensor:
+        hid = feat
+        out = feat
+        for i, (hidden, last) in enumerate(zip(self.hidden, self.out, strict=False)):
+            if i == k:
+                hid = F.relu(hidden(torch.cat([feat, cond], dim=1)))
+                out = last(torch.cat([hid, cond], dim=1))
+        return out
+
+
+class ExactPolyphase(nn.Module):
+    """The codec interface of ``Polyphase`` in integers (exported to TorchScript)."""
+
+    def __init__(self, model: pp.Polyphase) -> None:
+        super().__init__()
+        cfg = model.cfg
+        self.family = "polyphase"
+        self.exact = True
+        self.mixtures = cfg.mixtures
+        self.min_side = pp.MIN_SIDE
+        self.order = list(pp.ORDER)
+        self.act_limit = pp.ACT_LIMIT
+        self.mean_step = pp.MEAN_STEP
+        self.weight_total = WEIGHT_TOTAL
+        self.softmax_range = SOFTMAX_RANGE
+        self.ls_min = round(pp.LOG_SCALE_MIN * pp.PARAM_UNIT)
+        self.ls_max = round(pp.LOG_SCALE_MAX * pp.PARAM_UNIT)
+        self.stages = nn.ModuleList([IntStage(s) for s in model.stages])
+        self.register_buffer(
+            "softmax_table",
+            _table(
+                [65536.0 * math.exp(-d / pp.PARAM_UNIT) for d in range(SOFTMAX_RANGE)], 0, 65536
+            ),
+        )
+        self.register_buffer(
+            "inv_scale_table",
+            _table(
+                [
+                    INV_SCALE_UNIT / math.exp(i / pp.PARAM_UNIT)
+                    for i in range(self.ls_min, self.ls_max + 1)
+                ],
+                1,
+                MAX_INV_SCALE,
+            ),
+        )
+
+    def _dtype(self, t: Tensor) -> torch.dtype:
+        # float64 on CUDA, where cuDNN may pick TF32 or Winograd kernels in float32.
+        return torch.float64 if t.is_cuda else torch.float32
+
+    @torch.jit.export
+    def features(self, stage: int, a: Tensor, b: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+        """Trunk features (integers) of an h x w target grid and its neighbour sums.
+
+        ``a`` and ``b`` are int64 (1, 3, ., .) sub-images; stage 0 reads only ``a``."""
+        nb = pp.diag_neighbours(a, h, w) if stage == 0 else pp.cross_neighbours(a, b, h, w)
+        inp, s4 = pp.context(nb, self.act_limit)
+        dtype = self._dtype(a)
+        inp = inp.to(dtype).contiguous(memory_format=torch.channels_last)
+        feat = inp
+        for i, net in enumerate(self.stages):
+            if i == stage:
+                feat = net.features(inp)
+        return feat, s4
+
+    def _weights(self, logits: Tensor) -> Tensor:
+        """Softmax over dim 0 in integers (exact.ExactL3C._weights)."""
+        d = (logits.max(dim=0, keepdim=True)[0] - logits).clamp(max=self.softmax_range - 1)
+        e = self.softmax_table[d]
+        wt = torch.div(e * self.weight_total, e.sum(dim=0, keepdim=True), rounding_mode="floor")
+        wt[0] += self.weight_total - wt.sum(dim=0)
+        return wt
+
+    @torch.jit.export
+    def mixture(
+        self, stage: int, k: int, feat: Tensor, s4: Tensor, target: Tensor
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """The coder's (K, h*w) int32 weights, means (1/256 bin) and inverse scales
+        (1/4096 per bin) for channel ORDER[k]; ``target`` (1, 3, h, w) int64 holds the
+        channels ORDER[:k] already decoded."""
+        cond = pp.conditioning(target, s4, k, self.order, self.act_limit).to(feat.dtype)
+        p = feat
+        for i, net in enumerate(self.stages):
+            if i == stage:
+                p = net.params(k, feat, cond)
+        n = p.shape[2] * p.shape[3]
+        q = p.to(torch.int32).reshape(3, self.mixtures, n)
+        ch = self.order[k]
+        base = s4[0, ch].reshape(1, n).to(torch.int32) * 64
+        mean = base + q[1] * self.mean_step
+        ls = q[2].clamp(self.ls_min, self.ls_max) - self.ls_min
+        return (
+            self._weights(q[0]).to(torch.int32),
+            mean.to(torch.int32),
+            self.inv_scale_table[ls].to(torch.int32),
+        )
