@@ -6,6 +6,11 @@ scale, coarsest first: stage 0 (b = x[1::2, 1::2]), one stream per coded plane; 
 1 (c = x[0::2, 1::2] and d = x[1::2, 0::2], whose symbols share one stream per plane).
 Planes are coded in the model's ORDER (G, R, B), each conditioned on those before it.
 A grey band is shown to the network as (Y, Y, Y) and only one plane is coded.
+
+Each mixture stream starts with one signed byte, the stream's scale adaptation: the
+encoder tries moving every log-scale of the stream by a multiple of 1/16 and keeps the
+offset that codes it shortest (the way JPEG XL fits its context model to each image,
+in its cheapest form). Measured in docs/TRAINING.md.
 """
 
 from __future__ import annotations
@@ -14,13 +19,21 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pillow_l3c.errors import CorruptStreamError
+
 if TYPE_CHECKING:
     import torch
 
     from pillow_l3c._model import LoadedModel
 
+    Mixture = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
 PRECISION = 16
-MIN_SIDE = 8  # network/polyphase.py MIN_SIDE, stored in the model as min_side
+MIN_SIDE = 8  # network/polyphase.py MIN_SIDE: a scale is split while both sides exceed it
+OFFSET_UNIT = 16  # a stream's scale offset counts 1/16 of a log-scale (16 units of 2^-8)
+MAX_OFFSET = 8  # ... at most +-0.5, a factor of e^0.5 on every scale
+FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
+ADAPT = True  # False: every offset 0 (benchmarks/polyphase_ablation.py measures the gain)
 
 
 def scale_count(height: int, width: int, min_side: int = MIN_SIDE) -> int:
@@ -42,7 +55,57 @@ def _uniform_cdf() -> np.ndarray:
 
 
 def _flat(t: torch.Tensor) -> np.ndarray:
-    return t.reshape(-1).to(dtype=__import__("torch").int32).cpu().numpy()
+    return np.ascontiguousarray(t.reshape(-1).cpu().numpy().astype(np.int32))
+
+
+def _columns(t: torch.Tensor) -> np.ndarray:
+    """(K, n) -> the coder's (n, K) int32 array."""
+    return np.ascontiguousarray(t.t().cpu().numpy())
+
+
+def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) -> bytes:
+    """The offset byte and the coded symbols, with the offset that codes them shortest
+    (ties: the smallest offset, so that the choice is deterministic)."""
+    import torch
+
+    from pillow_l3c import _coder
+
+    weights = np.concatenate([_columns(m[0]) for m in mixtures])
+    means = np.concatenate([_columns(m[1]) for m in mixtures])
+    log_scales = torch.cat([m[2] for m in mixtures], dim=1)
+    tried: dict[int, bytes] = {}
+
+    def attempt(offset: int) -> None:
+        if abs(offset) <= MAX_OFFSET and offset not in tried:
+            inv = _columns(net.inv_scales(log_scales, offset * OFFSET_UNIT))  # type: ignore[attr-defined]
+            tried[offset] = _coder.encode_mixture(target, weights, means, inv, 256, PRECISION)
+
+    for offset in FIRST_TRY if ADAPT else (0,):
+        attempt(offset)
+    centre = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
+    for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if ADAPT else ():
+        attempt(offset)
+    best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
+    return bytes([best & 0xFF]) + tried[best]
+
+
+def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.ndarray:
+    import torch
+
+    from pillow_l3c import _coder
+
+    if not data:
+        msg = "L3C stream is empty"
+        raise CorruptStreamError(msg)
+    offset = data[0] - 256 if data[0] >= 128 else data[0]
+    if abs(offset) > MAX_OFFSET:
+        msg = f"L3C stream has a scale offset of {offset}, beyond +-{MAX_OFFSET}"
+        raise CorruptStreamError(msg)
+    weights = np.concatenate([_columns(m[0]) for m in mixtures])
+    means = np.concatenate([_columns(m[1]) for m in mixtures])
+    log_scales = torch.cat([m[2] for m in mixtures], dim=1)
+    inv = _columns(net.inv_scales(log_scales, offset * OFFSET_UNIT))  # type: ignore[attr-defined]
+    return _coder.decode_mixture(data[1:], weights, means, inv, 256, PRECISION)
 
 
 def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[bytes]:
@@ -58,7 +121,7 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
     scales = [x]
     for _ in range(scale_count(x.shape[2], x.shape[3])):
         scales.append(scales[-1][..., 0::2, 0::2])
-    coded = order[:planes]
+    coded = list(order[:planes])
     streams = [_coder.encode_cdf(_flat(scales[-1][0, coded]), _uniform_cdf(), PRECISION)]
     for s in range(len(scales) - 2, -1, -1):
         xs, a = scales[s], scales[s + 1]
@@ -66,40 +129,23 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
         feat, s4 = net.features(0, a, a, b.shape[2], b.shape[3])
         for k in range(planes):
             mix = net.mixture(0, k, feat, s4, b)
-            streams.append(
-                _coder.encode_mixture(_flat(b[0, order[k]]), *_numpy(mix), 256, PRECISION)
-            )
+            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix]))
         c = xs[..., 0::2, 1::2]
         dt = xs[..., 1::2, 0::2].transpose(2, 3)
-        at, bt = a.transpose(2, 3), b.transpose(2, 3)
         feat_c, s4_c = net.features(1, a, b, c.shape[2], c.shape[3])
-        feat_d, s4_d = net.features(1, at, bt, dt.shape[2], dt.shape[3])
+        feat_d, s4_d = net.features(1, a.transpose(2, 3), b.transpose(2, 3), *dt.shape[2:])
         for k in range(planes):
-            mix_c = net.mixture(1, k, feat_c, s4_c, c)
-            mix_d = net.mixture(1, k, feat_d, s4_d, dt)
+            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
             target = np.concatenate([_flat(c[0, order[k]]), _flat(dt[0, order[k]])])
-            mix = _joined(mix_c, mix_d)
-            streams.append(_coder.encode_mixture(target, *mix, 256, PRECISION))
+            streams.append(_adapted_stream(net, target, mixes))
     return streams
-
-
-def _numpy(mix: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> list[np.ndarray]:
-    """(K, n) int32 tensors -> the coder's (n, K) arrays."""
-    return [t.t().contiguous().cpu().numpy() for t in mix]
-
-
-def _joined(
-    first: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    second: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-) -> list[np.ndarray]:
-    return [np.concatenate([p, q]) for p, q in zip(_numpy(first), _numpy(second), strict=True)]
 
 
 def decode_layer(
     model: LoadedModel, streams: list[bytes], height: int, width: int, planes: int
 ) -> np.ndarray:
     """The (height, width, 3) view of one layer from its streams; channels that are
-    not coded (a grey band's) repeat the first coded one."""
+    not coded (a grey band's) repeat the coded one."""
     import torch
 
     from pillow_l3c import _coder
@@ -112,26 +158,25 @@ def decode_layer(
     it = iter(streams)
     hs, ws = sizes[-1]
     top = _coder.decode_cdf(next(it), _uniform_cdf(), planes * hs * ws, PRECISION)
-    x = _fill(torch.from_numpy(top.astype(np.int64)).reshape(planes, hs, ws), order, planes)
-    x = x[None].to(dev)
+    x = torch.empty((1, 3, hs, ws), dtype=torch.int64, device=dev)
+    for k in range(planes):
+        _set_plane(x, top[k * hs * ws : (k + 1) * hs * ws], order, k, planes)
     for s in range(len(sizes) - 2, -1, -1):
         h, w = sizes[s]
         a = x
         b = torch.zeros((1, 3, h // 2, w // 2), dtype=torch.int64, device=dev)
         feat, s4 = net.features(0, a, a, h // 2, w // 2)
         for k in range(planes):
-            mix = _numpy(net.mixture(0, k, feat, s4, b))
-            sym = _coder.decode_mixture(next(it), *mix, 256, PRECISION)
+            sym = _adapted_decode(net, next(it), [net.mixture(0, k, feat, s4, b)])
             _set_plane(b, sym, order, k, planes)
         hc, wc = (h + 1) // 2, w // 2
         c = torch.zeros((1, 3, hc, wc), dtype=torch.int64, device=dev)
-        dt = torch.zeros((1, 3, wc + (w % 2), h // 2), dtype=torch.int64, device=dev)
-        at, bt = a.transpose(2, 3), b.transpose(2, 3)
+        dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
         feat_c, s4_c = net.features(1, a, b, hc, wc)
-        feat_d, s4_d = net.features(1, at, bt, dt.shape[2], dt.shape[3])
+        feat_d, s4_d = net.features(1, a.transpose(2, 3), b.transpose(2, 3), *dt.shape[2:])
         for k in range(planes):
-            mix = _joined(net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt))
-            sym = _coder.decode_mixture(next(it), *mix, 256, PRECISION)
+            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
+            sym = _adapted_decode(net, next(it), mixes)
             _set_plane(c, sym[: hc * wc], order, k, planes)
             _set_plane(dt, sym[hc * wc :], order, k, planes)
         x = torch.empty((1, 3, h, w), dtype=torch.int64, device=dev)
@@ -140,16 +185,6 @@ def decode_layer(
         x[..., 0::2, 1::2] = c
         x[..., 1::2, 0::2] = dt.transpose(2, 3)
     return x[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
-
-
-def _fill(planes_: torch.Tensor, order: list[int], planes: int) -> torch.Tensor:
-    """(planes, h, w) decoded in the model's order -> (3, h, w) by channel."""
-    import torch
-
-    out = torch.empty((3, *planes_.shape[1:]), dtype=torch.int64)
-    for k in range(3):
-        out[order[k]] = planes_[min(k, planes - 1)] if planes == 3 else planes_[0]
-    return out
 
 
 def _set_plane(t: torch.Tensor, sym: np.ndarray, order: list[int], k: int, planes: int) -> None:

@@ -328,6 +328,8 @@ def train_polyphase(args: argparse.Namespace) -> None:
         ck = torch.load(args.init_from, map_location=args.device)
     if ck is not None:
         cfg = PolyphaseConfig(**ck["config"])
+        if args.resume:
+            args.optimizer = ck["args"]["optimizer"]  # its state is that optimizer's
     model = Polyphase(cfg).to(args.device)
     opt = make_optimizer(args, model)
     if ck is not None:

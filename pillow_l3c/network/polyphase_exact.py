@@ -128,9 +128,9 @@ class ExactPolyphase(nn.Module):
     def mixture(
         self, stage: int, k: int, feat: Tensor, s4: Tensor, target: Tensor
     ) -> tuple[Tensor, Tensor, Tensor]:
-        """The coder's (K, h*w) int32 weights, means (1/256 bin) and inverse scales
-        (1/4096 per bin) for channel ORDER[k]; ``target`` (1, 3, h, w) int64 holds the
-        channels ORDER[:k] already decoded."""
+        """For channel ORDER[k]: the coder's (K, h*w) int32 weights and means (1/256
+        bin), and the log-scales (units of 2^-8, before ``inv_scales``); ``target``
+        (1, 3, h, w) int64 holds the channels ORDER[:k] already decoded."""
         cond = pp.conditioning(target, s4, k, self.order, self.act_limit).to(feat.dtype)
         p = feat
         for i, net in enumerate(self.stages):
@@ -141,9 +141,11 @@ class ExactPolyphase(nn.Module):
         ch = self.order[k]
         base = s4[0, ch].reshape(1, n).to(torch.int32) * 64
         mean = base + q[1] * self.mean_step
-        ls = q[2].clamp(self.ls_min, self.ls_max) - self.ls_min
-        return (
-            self._weights(q[0]).to(torch.int32),
-            mean.to(torch.int32),
-            self.inv_scale_table[ls].to(torch.int32),
-        )
+        return self._weights(q[0]).to(torch.int32), mean.to(torch.int32), q[2].contiguous()
+
+    @torch.jit.export
+    def inv_scales(self, log_scales: Tensor, offset: int) -> Tensor:
+        """The coder's inverse scales (1/4096 per bin) of log-scales moved by ``offset``
+        units of 2^-8: the encoder's per-stream adaptation (pillow_l3c/_polyphase.py)."""
+        ls = (log_scales + offset).clamp(self.ls_min, self.ls_max) - self.ls_min
+        return self.inv_scale_table[ls].to(torch.int32)
