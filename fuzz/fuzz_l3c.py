@@ -106,17 +106,26 @@ def fuzz_coder(n: int, rng: random.Random, timeout: float) -> int:
 def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
     seeds = []
     nrng = np.random.default_rng(rng.randrange(1 << 32))
-    for mode, shape, tile in [
-        ("RGB", (9, 13, 3), 8),  # 2 x 2 tiles
-        ("L", (8, 8), 512),
-        ("RGBA", (5, 7, 4), 512),
-        ("LA", (3, 2, 2), 512),
-    ]:
-        buf = io.BytesIO()
-        Image.fromarray(nrng.integers(0, 256, shape, dtype=np.uint8), mode).save(
-            buf, format="L3C", icc_profile=b"icc" if mode == "RGB" else None, tile_size=tile
-        )
-        seeds.append(buf.getvalue())
+    for model in ("poly-small", "l3c-small"):
+        for mode, shape, tile in [
+            ("RGB", (9, 13, 3), 8),  # 2 x 2 tiles
+            ("RGB", (40, 27, 3), 24),  # 2 x 2 tiles of up to 2 polyphase scales
+            ("L", (20, 20), 512),
+            ("RGBA", (17, 11, 4), 512),
+            ("LA", (3, 2, 2), 512),
+        ]:
+            pixels = nrng.integers(0, 256, shape, dtype=np.uint8)
+            if shape[0] > 9:  # smooth, so that the mixtures are peaked as in photos
+                pixels = np.sort(pixels, axis=0)
+            buf = io.BytesIO()
+            Image.fromarray(pixels, mode).save(
+                buf,
+                format="L3C",
+                icc_profile=b"icc" if mode == "RGB" else None,
+                tile_size=tile,
+                model=model,
+            )
+            seeds.append(buf.getvalue())
     decoded = 0
     for i in range(n):
         if i and i % 10_000 == 0:

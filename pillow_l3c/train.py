@@ -135,6 +135,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cosine learning-rate decay to 5%% over --steps (instead of steps of --lr-decay)",
     )
     p.add_argument("--grey", type=float, default=0.0, help="share of samples made grey")
+    p.add_argument(
+        "--colour",
+        choices=["rgb", "rgb-independent", "ycocg"],
+        default="rgb",
+        help="polyphase: how colour channels are coded (network/polyphase.py)",
+    )
     p.add_argument("--val", type=Path, help="folder of validation images")
     p.add_argument("--out", type=Path, default=Path("runs/l3c"))
     p.add_argument("--steps", type=int, default=1_000_000)
@@ -318,7 +324,7 @@ def train_polyphase(args: argparse.Namespace) -> None:
     one loss (the bits of every coded scale)."""
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = PolyphaseConfig(args.channels, args.blocks, args.head, args.mixtures)
+    cfg = PolyphaseConfig(args.channels, args.blocks, args.head, args.mixtures, args.colour)
     step, best = 0, math.inf
     last = args.out / "last.pt"
     ck = None

@@ -150,7 +150,13 @@ def _golden_cases() -> list[str]:
 
 
 def test_golden_files_exist() -> None:
-    assert _golden_cases() == ["citrus_rgba", "ladybird_grey", "storm_rgb_tiles"]
+    cases = ["citrus_rgba", "ladybird_grey", "storm_rgb_tiles"]
+    assert _golden_cases() == sorted(cases + [f"poly_{name}" for name in cases])
+    for name in cases:  # one set per bundled model family
+        with Image.open(GOLDEN / f"{name}.l3c") as im:
+            assert im.info["model_id"] == pillow_l3c.models()["l3c-small"]
+        with Image.open(GOLDEN / f"poly_{name}.l3c") as im:
+            assert im.info["model_id"] == pillow_l3c.models()["poly-small"]
 
 
 @pytest.mark.parametrize("name", _golden_cases())
@@ -181,8 +187,9 @@ def test_gpu_and_cpu_compute_the_same_integers(storm: np.ndarray) -> None:
     np.testing.assert_array_equal(pillow_l3c.decode(cpu, device="cuda"), storm)
 
 
-def make_golden_files() -> None:
-    """Writes tests/golden (run once per format version: python -m tests.test_exact)."""
+def make_golden_files(model: str, prefix: str = "") -> None:
+    """Writes tests/golden for one model (once per model and format version:
+    python -m tests.test_exact MODEL PREFIX; the polyphase files have prefix poly_)."""
     GOLDEN.mkdir(exist_ok=True)
     with Image.open(IMAGES / "storm_256x192.png") as im:
         storm = im.convert("RGB")
@@ -198,9 +205,11 @@ def make_golden_files() -> None:
         ("citrus_rgba", rgba, 512),
     ]:
         bare = Image.fromarray(np.asarray(image), image.mode)  # pixels only, no metadata
-        bare.save(GOLDEN / f"{name}.png")
-        bare.save(GOLDEN / f"{name}.l3c", tile_size=tile)
+        bare.save(GOLDEN / f"{prefix}{name}.png")
+        bare.save(GOLDEN / f"{prefix}{name}.l3c", tile_size=tile, model=model)
 
 
 if __name__ == "__main__":
-    make_golden_files()
+    import sys
+
+    make_golden_files(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")

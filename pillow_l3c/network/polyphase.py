@@ -52,8 +52,12 @@ class PolyphaseConfig:
     blocks: int = 1
     head: int = 16
     mixtures: int = 4
+    # "rgb": G, R given G, B given G and R (bundled). Training-only ablations, measured
+    # in docs/TRAINING.md: "rgb-independent" (no channel sees another of its pixel) and
+    # "ycocg" (YCoCg-R planes, Y first, then Co and Cg, each conditioned as in "rgb").
+    colour: str = "rgb"
 
-    def to_dict(self) -> dict[str, int]:
+    def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
 
 
@@ -119,6 +123,17 @@ def conditioning(
     return torch.cat(parts, dim=1).clamp(-limit, limit)
 
 
+def ycocg_r(x: Tensor) -> Tensor:
+    """RGB (N, 3, H, W) -> (Co + 255, Y, Cg + 255) by the reversible YCoCg-R lifting, in
+    the channel positions that ORDER codes Y first."""
+    r, g, b = x[:, 0:1], x[:, 1:2], x[:, 2:3]
+    co = r - b
+    t = b + torch.div(co, 2, rounding_mode="floor")
+    cg = g - t
+    y = t + torch.div(cg, 2, rounding_mode="floor")
+    return torch.cat([co + 255, y, cg + 255], dim=1)
+
+
 def _conv(cin: int, cout: int, k: int) -> nn.Conv2d:
     return nn.Conv2d(cin, cout, k, padding=k // 2)
 
@@ -179,19 +194,27 @@ class Polyphase(nn.Module):
         inp, s4 = context(neighbours)
         feat = self.features(stage, inp)
         k_ = self.cfg.mixtures
+        alphabet = 511 if self.cfg.colour == "ycocg" else 256
         bits = torch.zeros(target.shape[0], device=target.device)
         for k, ch in enumerate(ORDER):
-            p = self.params(stage, k, feat, conditioning(target, s4, k, list(ORDER)))
+            cond = conditioning(target, s4, k, list(ORDER))
+            if self.cfg.colour == "rgb-independent":
+                cond = cond * 0
+            p = self.params(stage, k, feat, cond)
             logits, r, ls = p[:, :k_], p[:, k_ : 2 * k_], p[:, 2 * k_ :]
             mean = s4[:, ch : ch + 1] / 4 + MEAN_STEP * r
             scale = torch.exp(ls.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX))
-            b = mixture_nll_bits(target[:, ch], logits, mean, scale, 256, floor=not self.training)
+            b = mixture_nll_bits(
+                target[:, ch], logits, mean, scale, alphabet, floor=not self.training
+            )
             bits = bits + b.flatten(1).sum(1)
         return bits
 
     def forward(self, x: Tensor) -> Tensor:
         """Bits of each image of a batch (N, 3, H, W) of pixel values, the coarsest
         scale at 8 bits per sub-pixel."""
+        if self.cfg.colour == "ycocg":
+            x = ycocg_r(x)
         scales = pyramid(x)
         bits = torch.full((x.shape[0],), 8.0 * scales[-1][0].numel(), device=x.device)
         for s in range(len(scales) - 1):

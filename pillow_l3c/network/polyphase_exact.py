@@ -67,6 +67,9 @@ class ExactPolyphase(nn.Module):
     def __init__(self, model: pp.Polyphase) -> None:
         super().__init__()
         cfg = model.cfg
+        if cfg.colour != "rgb":
+            msg = f"only the rgb colour coding is exported, not {cfg.colour}"
+            raise ValueError(msg)
         self.family = "polyphase"
         self.exact = True
         self.mixtures = cfg.mixtures
