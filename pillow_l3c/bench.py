@@ -45,14 +45,33 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-CODECS: dict[str, str] = {
-    "l3c": "L3C",
+BASELINES: dict[str, str] = {
     "png": "PNG (optimize)",
     "webp": "WebP lossless (m6)",
     "jpeg2000": "JPEG 2000 (mct)",
     "jxl-e7": "JPEG XL (e7)",
     "jxl-e9": "JPEG XL (e9)",
 }
+
+
+def codec_labels() -> dict[str, str]:
+    """Every codec ``--codecs`` takes: one per available model ("l3c:NAME"), "l3c" for
+    the default model, and the baselines."""
+    from pillow_l3c import _model
+
+    models = {f"l3c:{f.name}": f"L3C {f.name}" for f in _model.model_files()}
+    return {"l3c": f"L3C ({_model.find().name})", **models, **BASELINES}
+
+
+def default_codecs() -> list[str]:
+    """Every model and every baseline (the default model once, under its name)."""
+    return [c for c in codec_labels() if c != "l3c"]
+
+
+def _is_l3c(name: str) -> bool:
+    return name == "l3c" or name.startswith("l3c:")
+
+
 # imagecodecs' feature flag for each codec that it provides
 _IMAGECODECS_FEATURE = {
     "webp": "WEBP",
@@ -78,11 +97,13 @@ def codec_functions(name: str, device: str | None = None) -> tuple[Encoder, Deco
     Imports happen here, not at module level, so that a PNG child never pays for torch
     and an L3C child never for imagecodecs: both would show up in the baseline memory.
     """
-    if name == "l3c":
+    if _is_l3c(name):
         import pillow_l3c
 
+        model = name[4:] or None
+
         def l3c_encode(a: np.ndarray) -> bytes:
-            return pillow_l3c.encode(a, device=device)
+            return pillow_l3c.encode(a, device=device, model=model)
 
         def l3c_decode(data: bytes) -> np.ndarray:
             return pillow_l3c.decode(data, device=device)
@@ -143,7 +164,7 @@ def unavailable_reason(name: str) -> str | None:
         return "imagecodecs is not installed (pip install imagecodecs)"
     feature = getattr(imagecodecs, _IMAGECODECS_FEATURE[name], None)
     if feature is None or not getattr(feature, "available", False):
-        return f"this imagecodecs build ({imagecodecs.__version__}) has no {CODECS[name]}"
+        return f"this imagecodecs build ({imagecodecs.__version__}) has no {codec_labels()[name]}"
     try:
         encode, decode = codec_functions(name)
         tiny = _tiny_image()
@@ -206,7 +227,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
     encode, decode = codec_functions(name, device)
     tiny = _tiny_image()
     decode(encode(tiny))  # warm-up: loads the model / libraries outside the timing
-    cuda = name == "l3c" and str(device or "").startswith("cuda")
+    cuda = _is_l3c(name) and str(device or "").startswith("cuda")
     if cuda:
         import torch
 
@@ -243,7 +264,7 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
         import torch
 
         result["gpu_peak_mib"] = torch.cuda.max_memory_allocated() / MIB
-    if name == "l3c":
+    if _is_l3c(name):
         import torch
 
         result["torch_threads"] = torch.get_num_threads()
@@ -389,7 +410,7 @@ def _summary(results: Sequence[Result], codecs: Sequence[str]) -> dict[str, dict
     for c in codecs:
         rs = list(good[c].values())
         s: dict[str, Any] = {
-            "label": CODECS[c],
+            "label": codec_labels()[c],
             "images": len(rs),
             "errors": sum(1 for r in results if r.codec == c and not r.ok),
         }
@@ -501,7 +522,7 @@ def per_image_table(results: Sequence[Result]) -> str:
         [
             Path(r.image).stem[:40],
             f"{r.width}x{r.height}",
-            CODECS[r.codec],
+            codec_labels()[r.codec],
             _f(r.bpsp),
             _f(r.encode_s_per_mp, 2),
             _f(r.decode_s_per_mp, 2),
@@ -566,10 +587,11 @@ def find_images(folder: Path, limit: int = 0) -> list[Path]:
 
 def _codec_list(text: str) -> list[str]:
     names = [n.strip().lower() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CODECS]
+    known = codec_labels()
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
         given = ", ".join(unknown) or "(none given)"
-        msg = f"unknown codec(s) {given}; choose from {','.join(CODECS)}"
+        msg = f"unknown codec(s) {given}; choose from {','.join(known)}"
         raise argparse.ArgumentTypeError(msg)
     return list(dict.fromkeys(names))
 
@@ -580,8 +602,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--codecs",
         type=_codec_list,
-        default=list(CODECS),
-        help=f"comma-separated, from {','.join(CODECS)} (default: all)",
+        default=default_codecs(),
+        help="comma-separated: l3c (the default model), l3c:NAME for each model (l3c models), "
+        f"{','.join(BASELINES)} (default: every model and every baseline)",
     )
     parser.add_argument("--limit", type=int, default=0, metavar="N", help="first N images only")
     parser.add_argument("--device", default="cpu", help='for L3C: "cpu" (default) or "cuda"')
@@ -639,7 +662,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     skipped = {c: why for c in args.codecs if (why := unavailable_reason(c))}
     for c, why in skipped.items():
-        _note(f"note: skipping {CODECS[c]}: {why}")
+        _note(f"note: skipping {codec_labels()[c]}: {why}")
     codecs = [c for c in args.codecs if c not in skipped]
     if not codecs:
         print("l3c bench: error: no codec to run", file=sys.stderr)
@@ -667,7 +690,7 @@ def run(args: argparse.Namespace) -> int:
             bar.set_description(f"{c} {path.stem[:24]}")
             r = _measure(i, str(path), npy, shape, c, workdir, args)
             if r.error:
-                _note(f"error: {path}: {CODECS[c]}: {r.error}")
+                _note(f"error: {path}: {codec_labels()[c]}: {r.error}")
             results.append(r)
 
     summary = _summary(results, codecs)
@@ -682,9 +705,9 @@ def run(args: argparse.Namespace) -> int:
     )
     print(summary_table(summary))
     for c, why in skipped.items():
-        print(f"skipped {CODECS[c]}: {why}")
+        print(f"skipped {codec_labels()[c]}: {why}")
     errors = [f"{p}: {e}" for p, e in image_errors.items()]
-    errors += [f"{r.image}: {CODECS[r.codec]}: {r.error}" for r in results if r.error]
+    errors += [f"{r.image}: {codec_labels()[r.codec]}: {r.error}" for r in results if r.error]
     if errors:
         print(f"{len(errors)} error(s):")
         for e in errors:
