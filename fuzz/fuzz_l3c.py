@@ -152,7 +152,7 @@ def main() -> None:
     args = p.parse_args()
     warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # expected, not a finding
     rng = random.Random(args.seed)
-    pillow_l3c.register()
+    pillow_l3c.configure()
     start = time.monotonic()
     fuzz = fuzz_coder if args.target == "coder" else fuzz_file
     decoded = fuzz(args.inputs, rng, args.timeout)

@@ -13,17 +13,12 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageFile
 
-from pillow_l3c import _codec, _format
+from pillow_l3c import _codec, _format, _settings
 from pillow_l3c.errors import L3cError
 
 FORMAT = "L3C"
 MIME = "image/x-l3c"
 EXTENSION = ".l3c"
-
-# Pillow has no way to pass options to Image.open; these are the global settings,
-# changed by pillow_l3c.register(device=..., workers=...).
-decode_device: str | None = None
-decode_workers: int | None = None
 
 
 def _accept(prefix: bytes) -> bool:
@@ -58,10 +53,12 @@ class L3cDecoder(ImageFile.PyDecoder):
         assert self.fd is not None
         header = self.args[0]
         try:
+            # Pillow passes no options to load(): pillow_l3c.configure() sets these.
             pixels, _ = _codec.decode_tiles(
                 header,
                 self.fd,
-                decode_device,
+                _settings.decoding.device,
+                _settings.decoding.workers,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )
         except _format.TruncatedFileError as e:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pillow_l3c import L3cImagePlugin
+from pillow_l3c import (
+    L3cImagePlugin,  # noqa: F401  (importing it registers the format)
+    _settings,
+)
 from pillow_l3c.errors import CorruptStreamError, L3cError, ModelMismatchError
 
 if TYPE_CHECKING:
@@ -20,6 +23,7 @@ __all__ = [
     "CorruptStreamError",
     "L3cError",
     "ModelMismatchError",
+    "configure",
     "decode",
     "encode",
     "models",
@@ -27,11 +31,17 @@ __all__ = [
 ]
 
 
+def configure(device: str | None = None, workers: int | None = None) -> None:
+    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` and
+    ``imageio`` reads decode, and how many tiles they decode at once (default: one per
+    core)."""
+    _settings.decoding.device = device
+    _settings.decoding.workers = workers
+
+
 def register(device: str | None = None, workers: int | None = None) -> None:
-    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` decodes, and
-    how many tiles it decodes at once (default: one per core)."""
-    L3cImagePlugin.decode_device = device
-    L3cImagePlugin.decode_workers = workers
+    """The former name of ``configure`` (the format is registered at import)."""
+    configure(device, workers)
 
 
 def encode(
@@ -76,8 +86,10 @@ def decode(data: bytes, device: str | None = None, workers: int | None = None) -
 
 
 try:
-    from pillow_l3c import imageio_plugin
-except ImportError:  # imageio is optional
+    import imageio  # noqa: F401  (optional: only its absence may pass silently)
+except ImportError:
     pass
 else:
+    from pillow_l3c import imageio_plugin
+
     imageio_plugin.register()

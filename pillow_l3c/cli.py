@@ -87,7 +87,7 @@ def _encode_one(
 def _decode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
 ) -> str:
-    pillow_l3c.register(device, workers)
+    pillow_l3c.configure(device, workers)
     with Image.open(src) as im:
         if im.format != "L3C":
             msg = f"not an L3C file (Pillow reads it as {im.format})"

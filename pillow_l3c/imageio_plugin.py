@@ -14,7 +14,7 @@ import numpy as np
 from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
-from pillow_l3c import _codec, _format
+from pillow_l3c import _codec, _format, _settings
 from pillow_l3c.errors import L3cError
 
 PLUGIN_NAME = "L3C"
@@ -48,7 +48,8 @@ class L3cPlugin(PluginV3):
             raise IndexError(msg)
         fp = self.request.get_file()
         fp.seek(0)
-        pixels = _codec.decode(fp, device)[1]
+        settings = _settings.decoding
+        pixels = _codec.decode(fp, device or settings.device, settings.workers)[1]
         return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels  # grey as (H, W)
 
     def iter(self) -> Any:

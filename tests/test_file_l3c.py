@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -379,3 +380,52 @@ def test_every_truncation_raises(small_l3c: bytes) -> None:
         except (UnidentifiedImageError, OSError):
             continue
         pytest.fail(f"a file cut to {keep} bytes decoded")
+
+
+def test_configured_workers_are_what_load_and_imageio_use(
+    monkeypatch: pytest.MonkeyPatch, storm: np.ndarray
+) -> None:
+    """configure(workers=N) decides how many tiles Image.open(...).load() and imageio
+    decode at once (register() stored it and nothing read it)."""
+    import imageio.v3 as iio
+
+    from pillow_l3c import _codec
+
+    data = pillow_l3c.encode(storm, tile_size=64)  # 4 x 3 tiles
+    seen: list[int] = []
+    original = _codec._ordered_map
+
+    def spy(fn, items, workers):  # type: ignore[no-untyped-def]
+        seen.append(workers)
+        return original(fn, items, workers)
+
+    monkeypatch.setattr(_codec, "_ordered_map", spy)
+    try:
+        pillow_l3c.configure(workers=3)
+        with Image.open(io.BytesIO(data)) as im:
+            np.testing.assert_array_equal(np.asarray(im), storm)
+        np.testing.assert_array_equal(iio.imread(data, extension=".l3c"), storm)
+        pillow_l3c.register(workers=5)  # the former name does the same
+        with Image.open(io.BytesIO(data)) as im:
+            im.load()
+    finally:
+        pillow_l3c.configure()
+    assert seen == [3, 3, 5]
+
+
+def test_a_broken_imageio_plugin_is_not_silenced(tmp_path: Path) -> None:
+    """Only the absence of imageio may pass quietly; a plugin that fails to import
+    (an imageio change, say) raises."""
+    shadow = tmp_path / "imageio" / "core"
+    shadow.mkdir(parents=True)
+    (tmp_path / "imageio" / "__init__.py").write_text("")
+    (shadow / "__init__.py").write_text("")
+    (shadow / "request.py").write_text("raise ImportError('changed API')\n")
+    code = "import pillow_l3c"
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 1
+    assert "ImportError: changed API" in run.stderr
+    code = "import sys; sys.modules['imageio'] = None; import pillow_l3c; print('ok')"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.stdout.strip() == "ok"
