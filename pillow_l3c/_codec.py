@@ -77,7 +77,7 @@ def stream_count(mode: str, scales: int) -> int:
 def layer_streams(model: _model.LoadedModel, layer: Layer, height: int, width: int) -> int:
     """Streams of one layer of a height x width tile."""
     if model.family == "polyphase":
-        return _polyphase.stream_count(len(layer.coded), height, width)
+        return _polyphase.stream_count(len(layer.coded), height, width, model.stages)
     return model.scales + len(layer.coded)
 
 

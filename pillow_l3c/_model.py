@@ -113,6 +113,7 @@ class LoadedModel:
     scales: int = 0
     latent_channels: int = 0
     order: tuple[int, ...] = (0, 1, 2)  # polyphase: the order channels are coded in
+    stages: int = 2  # polyphase: stages per scale
 
     def latent_shape(self, scale: int, height: int, width: int) -> tuple[int, int, int]:
         """(C, h, w) of z(scale) for a padded image of height x width."""
@@ -180,7 +181,12 @@ def load(
             common = {"module": module, "name": file.name, "model_id": model_id(path)}
             if family == "polyphase":
                 _loaded[key] = LoadedModel(
-                    **common, device=dev, family=family, exact=exact, order=tuple(module.order)
+                    **common,
+                    device=dev,
+                    family=family,
+                    exact=exact,
+                    order=tuple(module.order),
+                    stages=int(getattr(module, "stage_count", 2)),
                 )
             else:
                 _loaded[key] = LoadedModel(

@@ -3,7 +3,8 @@
 Order of coding, per layer (the decoder's order; each stream is one coder call):
 the coarsest scale's coded planes as plain bytes (one stream), then for each finer
 scale, coarsest first: stage 0 (b = x[1::2, 1::2]), one stream per coded plane; stage
-1 (c = x[0::2, 1::2] and d = x[1::2, 0::2], whose symbols share one stream per plane).
+1 (c = x[0::2, 1::2]; in a two-stage model with d = x[1::2, 0::2], their symbols
+sharing one stream per plane); a three-stage model's stage 2 (d, seeing c too).
 Planes are coded in the model's ORDER (G, R, B), each conditioned on those before it.
 A grey band is shown to the network as (Y, Y, Y) and only one plane is coded.
 
@@ -45,9 +46,9 @@ def scale_count(height: int, width: int, min_side: int = MIN_SIDE) -> int:
     return n
 
 
-def stream_count(planes: int, height: int, width: int) -> int:
+def stream_count(planes: int, height: int, width: int, stages: int = 2) -> int:
     """Streams of one layer of ``planes`` coded planes in a height x width tile."""
-    return 1 + 2 * planes * scale_count(height, width)
+    return 1 + stages * planes * scale_count(height, width)
 
 
 def _uniform_cdf() -> np.ndarray:
@@ -126,14 +127,24 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
     for s in range(len(scales) - 2, -1, -1):
         xs, a = scales[s], scales[s + 1]
         b = xs[..., 1::2, 1::2]
-        feat, s4 = net.features(0, a, a, b.shape[2], b.shape[3])
+        feat, s4 = net.features(0, a, a, a, b.shape[2], b.shape[3])
         for k in range(planes):
             mix = net.mixture(0, k, feat, s4, b)
             streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix]))
-        c = xs[..., 0::2, 1::2]
-        dt = xs[..., 1::2, 0::2].transpose(2, 3)
-        feat_c, s4_c = net.features(1, a, b, c.shape[2], c.shape[3])
-        feat_d, s4_d = net.features(1, a.transpose(2, 3), b.transpose(2, 3), *dt.shape[2:])
+        c, d = xs[..., 0::2, 1::2], xs[..., 1::2, 0::2]
+        feat_c, s4_c = net.features(1, a, b, b, c.shape[2], c.shape[3])
+        if model.stages == 3:
+            for k in range(planes):
+                mix = net.mixture(1, k, feat_c, s4_c, c)
+                streams.append(_adapted_stream(net, _flat(c[0, order[k]]), [mix]))
+            feat_d, s4_d = net.features(2, a, b, c, d.shape[2], d.shape[3])
+            for k in range(planes):
+                mix = net.mixture(2, k, feat_d, s4_d, d)
+                streams.append(_adapted_stream(net, _flat(d[0, order[k]]), [mix]))
+            continue
+        dt = d.transpose(2, 3)
+        at, bt = a.transpose(2, 3), b.transpose(2, 3)
+        feat_d, s4_d = net.features(1, at, bt, bt, *dt.shape[2:])
         for k in range(planes):
             mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
             target = np.concatenate([_flat(c[0, order[k]]), _flat(dt[0, order[k]])])
@@ -165,25 +176,40 @@ def decode_layer(
         h, w = sizes[s]
         a = x
         b = torch.zeros((1, 3, h // 2, w // 2), dtype=torch.int64, device=dev)
-        feat, s4 = net.features(0, a, a, h // 2, w // 2)
+        feat, s4 = net.features(0, a, a, a, h // 2, w // 2)
         for k in range(planes):
             sym = _adapted_decode(net, next(it), [net.mixture(0, k, feat, s4, b)])
             _set_plane(b, sym, order, k, planes)
         hc, wc = (h + 1) // 2, w // 2
         c = torch.zeros((1, 3, hc, wc), dtype=torch.int64, device=dev)
-        dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
-        feat_c, s4_c = net.features(1, a, b, hc, wc)
-        feat_d, s4_d = net.features(1, a.transpose(2, 3), b.transpose(2, 3), *dt.shape[2:])
-        for k in range(planes):
-            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
-            sym = _adapted_decode(net, next(it), mixes)
-            _set_plane(c, sym[: hc * wc], order, k, planes)
-            _set_plane(dt, sym[hc * wc :], order, k, planes)
+        feat_c, s4_c = net.features(1, a, b, b, hc, wc)
+        if model.stages == 3:
+            for k in range(planes):
+                sym = _adapted_decode(net, next(it), [net.mixture(1, k, feat_c, s4_c, c)])
+                _set_plane(c, sym, order, k, planes)
+            d = torch.zeros((1, 3, h // 2, (w + 1) // 2), dtype=torch.int64, device=dev)
+            feat_d, s4_d = net.features(2, a, b, c, *d.shape[2:])
+            for k in range(planes):
+                sym = _adapted_decode(net, next(it), [net.mixture(2, k, feat_d, s4_d, d)])
+                _set_plane(d, sym, order, k, planes)
+        else:
+            dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
+            bt = b.transpose(2, 3)
+            feat_d, s4_d = net.features(1, a.transpose(2, 3), bt, bt, *dt.shape[2:])
+            for k in range(planes):
+                mixes = [
+                    net.mixture(1, k, feat_c, s4_c, c),
+                    net.mixture(1, k, feat_d, s4_d, dt),
+                ]
+                sym = _adapted_decode(net, next(it), mixes)
+                _set_plane(c, sym[: hc * wc], order, k, planes)
+                _set_plane(dt, sym[hc * wc :], order, k, planes)
+            d = dt.transpose(2, 3)
         x = torch.empty((1, 3, h, w), dtype=torch.int64, device=dev)
         x[..., 0::2, 0::2] = a
         x[..., 1::2, 1::2] = b
         x[..., 0::2, 1::2] = c
-        x[..., 1::2, 0::2] = dt.transpose(2, 3)
+        x[..., 1::2, 0::2] = d
     return x[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
 

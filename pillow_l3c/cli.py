@@ -210,7 +210,11 @@ def _code_files(args: argparse.Namespace) -> int:
     if model is not None:
         from pillow_l3c import _model
 
-        _model.find(model)  # an unknown name fails once, before any file
+        try:
+            _model.find(model)  # an unknown name fails once, before any file
+        except ValueError as e:
+            print(f"l3c: error: {e}", file=sys.stderr)
+            return 1
     jobs = min(args.jobs or default_workers(), len(todo))
     if jobs <= 1:
         code = _run(

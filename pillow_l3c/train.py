@@ -136,6 +136,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--grey", type=float, default=0.0, help="share of samples made grey")
     p.add_argument(
+        "--stages", type=int, choices=[2, 3], default=2, help="polyphase: stages per scale"
+    )
+    p.add_argument(
         "--colour",
         choices=["rgb", "rgb-independent", "ycocg"],
         default="rgb",
@@ -324,7 +327,9 @@ def train_polyphase(args: argparse.Namespace) -> None:
     one loss (the bits of every coded scale)."""
     torch.manual_seed(args.seed)
     args.out.mkdir(parents=True, exist_ok=True)
-    cfg = PolyphaseConfig(args.channels, args.blocks, args.head, args.mixtures, args.colour)
+    cfg = PolyphaseConfig(
+        args.channels, args.blocks, args.head, args.mixtures, args.colour, args.stages
+    )
     step, best = 0, math.inf
     last = args.out / "last.pt"
     ck = None

@@ -141,6 +141,7 @@ def test_polyphase_stream_counts_follow_the_tile_size() -> None:
     assert _polyphase.scale_count(9, 9) == 1
     assert _polyphase.scale_count(256, 256) == 5  # 256 -> 8
     assert _polyphase.stream_count(3, 256, 256) == 1 + 2 * 3 * 5
+    assert _polyphase.stream_count(3, 256, 256, stages=3) == 1 + 3 * 3 * 5
     assert _polyphase.stream_count(1, 9, 9) == 3
 
 
@@ -153,9 +154,10 @@ def _all_integers(image: np.ndarray) -> list[np.ndarray]:
     with torch.inference_mode():
         for _ in range(_polyphase.scale_count(x.shape[2], x.shape[3])):
             a, b = x[..., 0::2, 0::2], x[..., 1::2, 1::2]
-            c = x[..., 0::2, 1::2]
-            for stage, (p, q, target) in enumerate([(a, a, b), (a, b, c)]):
-                feat, s4 = net.features(stage, p, q, target.shape[2], target.shape[3])
+            c, d = x[..., 0::2, 1::2], x[..., 1::2, 0::2]
+            stages = [(a, a, a, b), (a, b, b, c), (a, b, c, d)][: model.stages]
+            for stage, (p, q, r, target) in enumerate(stages):
+                feat, s4 = net.features(stage, p, q, r, target.shape[2], target.shape[3])
                 out.append(feat.numpy().copy())
                 for k in range(len(order)):
                     weights, means, log_scales = net.mixture(stage, k, feat, s4, target)
@@ -178,7 +180,7 @@ def test_polyphase_integers_do_not_depend_on_threads_or_onednn(storm: np.ndarray
                 no_onednn = _all_integers(storm)
     finally:
         torch.set_num_threads(before)
-    assert len(reference) == 5 * 2 * (1 + 3 * 3)
+    assert len(reference) == 5 * _model.load(name="poly-small").stages * (1 + 3 * 3)
     for a, b, c in zip(reference, two_threads, no_onednn, strict=True):
         assert np.array_equal(a, np.round(a))
         np.testing.assert_array_equal(a, b)
@@ -190,11 +192,12 @@ def test_polyphase_integers_do_not_depend_on_threads_or_onednn(storm: np.ndarray
     assert inv.max() <= 1 << 20
 
 
-def test_polyphase_file_costs_what_the_float_model_predicts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stages", [2, 3])
+def test_polyphase_file_costs_what_the_float_model_predicts(tmp_path: Path, stages: int) -> None:
     """The integer export codes within 2% of the bits its float model computes (the
     container's, the coder's and the integer grid's overheads)."""
     photo = load_photo("storm_256x192.png")
-    run = _tiny_run(tmp_path, steps=30)
+    run = _tiny_run(tmp_path, steps=30, stages=stages)
     model = load_checkpoint(run / "last.pt").eval()
     with torch.no_grad():
         x = torch.from_numpy(photo).permute(2, 0, 1)[None].float()
@@ -215,13 +218,13 @@ def test_polyphase_file_costs_what_the_float_model_predicts(tmp_path: Path) -> N
     assert len(adapted) < 0.95 * len(data)
 
 
-def _tiny_run(tmp_path: Path, steps: int) -> Path:
+def _tiny_run(tmp_path: Path, steps: int, stages: int = 2) -> Path:
     run = tmp_path / "run"
     args = ["--arch", "polyphase", "--data", str(IMAGES), "--val", str(IMAGES)]
     args += ["--out", str(run), "--val-crop", "32", "--val-every", "10", "--ckpt-every", "10"]
     args += ["--optimizer", "adam", "--lr", "3e-3", "--batch", "4", "--crop", "32"]
     args += ["--channels", "8", "--blocks", "1", "--head", "8", "--mixtures", "2"]
-    train([*args, "--steps", str(steps)])
+    train([*args, "--steps", str(steps), "--stages", str(stages)])
     return run
 
 
@@ -239,7 +242,7 @@ def test_polyphase_training_resumes_and_exports(tmp_path: Path) -> None:
     assert [line.split("\t")[0] for line in log[1:]] == ["10", "20"]
     model = load_checkpoint(run / "last.pt")
     assert isinstance(model, Polyphase)
-    assert model.cfg == PolyphaseConfig(channels=8, blocks=1, head=8, mixtures=2)
+    assert model.cfg == PolyphaseConfig(channels=8, blocks=1, head=8, mixtures=2, stages=2)
 
 
 def test_polyphase_step_zero_is_a_working_codec() -> None:

@@ -56,6 +56,9 @@ class PolyphaseConfig:
     # in docs/TRAINING.md: "rgb-independent" (no channel sees another of its pixel) and
     # "ycocg" (YCoCg-R planes, Y first, then Co and Cg, each conditioned as in "rgb").
     colour: str = "rgb"
+    # 2: c and d in one stage (d as c of the transposed image); 3: d in a third stage
+    # that also sees its four diagonal neighbours in c.
+    stages: int = 2
 
     def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
@@ -102,11 +105,35 @@ def cross_neighbours(a: Tensor, b: Tensor, h: int, w: int) -> list[Tensor]:
     return [_take(a, r, c), _take(a, r, c1), _take(b, up, c), _take(b, down, c)]
 
 
-def context(neighbours: list[Tensor], limit: int = ACT_LIMIT) -> tuple[Tensor, Tensor]:
-    """Network input in units of 2^-9 (integers) and the sum of the four neighbours.
+def third_neighbours(a: Tensor, b: Tensor, c: Tensor, h: int, w: int) -> list[Tensor]:
+    """For the h x w grid of d = x[1::2, 0::2]: up and down in a, left and right in b
+    (the four that predict it), then its four diagonal neighbours in c."""
+    r = torch.arange(h, device=a.device)
+    col = torch.arange(w, device=a.device)
+    r1 = (r + 1).clamp(max=a.shape[-2] - 1)
+    left = (col - 1).clamp(min=0, max=b.shape[-1] - 1)
+    right = col.clamp(max=b.shape[-1] - 1)
+    c_left = (col - 1).clamp(min=0, max=c.shape[-1] - 1)
+    c_right = col.clamp(max=c.shape[-1] - 1)
+    c_down = (r + 1).clamp(max=c.shape[-2] - 1)
+    return [
+        _take(a, r, col),
+        _take(a, r1, col),
+        _take(b, r, left),
+        _take(b, r, right),
+        _take(c, r, c_left),
+        _take(c, r, c_right),
+        _take(c, c_down, c_left),
+        _take(c, c_down, c_right),
+    ]
 
-    Input channels: each neighbour's offset from the neighbours' mean, (n - mean) / 32,
-    then the mean itself, mean / 64 - 2; each clamped to +-2047 units."""
+
+def context(neighbours: list[Tensor], limit: int = ACT_LIMIT) -> tuple[Tensor, Tensor]:
+    """Network input in units of 2^-9 (integers) and the sum of the first four
+    neighbours (those around the pixel, whose mean is its prediction at step 0).
+
+    Input channels: each neighbour's offset from that mean, (n - mean) / 32, then the
+    mean itself, mean / 64 - 2; each clamped to +-2047 units."""
     s4 = neighbours[0] + neighbours[1] + neighbours[2] + neighbours[3]
     parts = [(4 * n - s4) * 4 for n in neighbours] + [2 * s4 - 1024]
     return torch.cat(parts, dim=1).clamp(-limit, limit), s4
@@ -142,10 +169,10 @@ class Stage(nn.Module):
     """One stage's network: a small residual CNN on the target grid, then one head
     per colour channel that also reads the channels decoded before it."""
 
-    def __init__(self, cfg: PolyphaseConfig) -> None:
+    def __init__(self, cfg: PolyphaseConfig, neighbours: int = 4) -> None:
         super().__init__()
         c = cfg.channels
-        self.inp = _conv(15, c, 3)
+        self.inp = _conv(3 * neighbours + 3, c, 3)
         self.blocks = nn.ModuleList(
             [nn.ModuleList([_conv(c, c, 3), _conv(c, c, 3)]) for _ in range(cfg.blocks)]
         )
@@ -173,7 +200,8 @@ class Polyphase(nn.Module):
     def __init__(self, cfg: PolyphaseConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        self.stages = nn.ModuleList([Stage(cfg), Stage(cfg)])
+        stages = [Stage(cfg), Stage(cfg)] + ([Stage(cfg, 8)] if cfg.stages == 3 else [])
+        self.stages = nn.ModuleList(stages)
 
     def features(self, stage: int, inp: Tensor) -> Tensor:
         net = self.stages[stage]
@@ -223,9 +251,12 @@ class Polyphase(nn.Module):
             bits = bits + self.stage_bits(0, diag_neighbours(a, b.shape[-2], b.shape[-1]), b)
             c = xs[..., 0::2, 1::2]
             bits = bits + self.stage_bits(1, cross_neighbours(a, b, c.shape[-2], c.shape[-1]), c)
-            at, bt = a.transpose(-1, -2), b.transpose(-1, -2)
-            dt = xs[..., 1::2, 0::2].transpose(-1, -2)
-            bits = bits + self.stage_bits(
-                1, cross_neighbours(at, bt, dt.shape[-2], dt.shape[-1]), dt
-            )
+            d = xs[..., 1::2, 0::2]
+            if self.cfg.stages == 3:
+                nb = third_neighbours(a, b, c, d.shape[-2], d.shape[-1])
+                bits = bits + self.stage_bits(2, nb, d)
+            else:
+                at, bt, dt = a.transpose(-1, -2), b.transpose(-1, -2), d.transpose(-1, -2)
+                nb = cross_neighbours(at, bt, dt.shape[-2], dt.shape[-1])
+                bits = bits + self.stage_bits(1, nb, dt)
         return bits

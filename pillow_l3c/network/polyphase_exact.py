@@ -33,6 +33,8 @@ from pillow_l3c.network.exact import (
 
 
 class IntStage(nn.Module):
+    """A stage's network (``polyphase.Stage``) on integers."""
+
     def __init__(self, stage: pp.Stage) -> None:
         super().__init__()
         lim = pp.ACT_LIMIT
@@ -72,6 +74,7 @@ class ExactPolyphase(nn.Module):
             raise ValueError(msg)
         self.family = "polyphase"
         self.exact = True
+        self.stage_count = cfg.stages
         self.mixtures = cfg.mixtures
         self.min_side = pp.MIN_SIDE
         self.order = list(pp.ORDER)
@@ -105,11 +108,19 @@ class ExactPolyphase(nn.Module):
         return torch.float64 if t.is_cuda else torch.float32
 
     @torch.jit.export
-    def features(self, stage: int, a: Tensor, b: Tensor, h: int, w: int) -> tuple[Tensor, Tensor]:
+    def features(
+        self, stage: int, a: Tensor, b: Tensor, c: Tensor, h: int, w: int
+    ) -> tuple[Tensor, Tensor]:
         """Trunk features (integers) of an h x w target grid and its neighbour sums.
 
-        ``a`` and ``b`` are int64 (1, 3, ., .) sub-images; stage 0 reads only ``a``."""
-        nb = pp.diag_neighbours(a, h, w) if stage == 0 else pp.cross_neighbours(a, b, h, w)
+        ``a``, ``b`` and ``c`` are int64 (1, 3, ., .) sub-images; stage 0 reads only
+        ``a``, stage 1 ``a`` and ``b``, stage 2 (of a three-stage model) all three."""
+        if stage == 0:
+            nb = pp.diag_neighbours(a, h, w)
+        elif stage == 1:
+            nb = pp.cross_neighbours(a, b, h, w)
+        else:
+            nb = pp.third_neighbours(a, b, c, h, w)
         inp, s4 = pp.context(nb, self.act_limit)
         dtype = self._dtype(a)
         inp = inp.to(dtype).contiguous(memory_format=torch.channels_last)
