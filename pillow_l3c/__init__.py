@@ -18,7 +18,7 @@ from pillow_l3c.errors import CorruptStreamError, L3cError, ModelMismatchError
 if TYPE_CHECKING:
     import numpy as np
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = [
     "CorruptStreamError",
     "L3cError",
