@@ -45,7 +45,8 @@ def main() -> None:
                 data = _codec.encode(a, tile_size=tile, model=args.model)
                 total += len(data)
                 if not np.array_equal(_codec.decode(data)[1], a):
-                    raise SystemExit("round trip is not exact")
+                    msg = "round trip is not exact"
+                    raise SystemExit(msg)
             seconds = time.perf_counter() - start
             print(
                 f"| {tile} | {'on' if adapt else 'off'} | {8 * total / subpixels:.4f} | "

@@ -2,7 +2,7 @@
 
 ``Image.open`` parses only the fixed header (no torch import); the pixels are decoded
 by ``L3cDecoder`` when Pillow loads the image. Save options (``img.save(f,
-format="L3C", device="cuda", tile_size=256, workers=2, model="poly-small")``) arrive in
+format="L3C", device="cuda", tile_size=512, workers=2, model="poly-small")``) arrive in
 ``im.encoderinfo``.
 """
 
@@ -81,7 +81,7 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         im.mode,
         device=info.get("device"),
         metadata=_metadata(im),
-        tile_size=info.get("tile_size", _codec.DEFAULT_TILE),
+        tile_size=info.get("tile_size"),
         workers=info.get("workers"),
         model=info.get("model"),
     )

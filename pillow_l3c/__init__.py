@@ -53,8 +53,9 @@ def encode(
 ) -> bytes:
     """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file.
 
-    ``tile_size`` (default 256) trades memory against bits; ``workers`` (default: one
-    per core) is how many tiles are coded at once. Neither changes what decodes.
+    ``tile_size`` (default: 512 for polyphase models, 256 for L3C) trades memory
+    against bits; ``workers`` (default: one per core) is how many tiles are coded at
+    once. Neither changes what decodes.
     ``model`` names a bundled model (``models()``); the file's header records it, so
     decoding needs no option.
     """
@@ -64,7 +65,7 @@ def encode(
         pixels,
         "RGB",
         device=device,
-        tile_size=tile_size or _codec.DEFAULT_TILE,
+        tile_size=tile_size,
         workers=workers,
         model=model,
     )

@@ -36,10 +36,10 @@ if TYPE_CHECKING:
 
 PRECISION = 16  # CDF precision of every stream, in bits
 PAD_MULTIPLE = _format.TILE_MULTIPLE
-# Measured on shared/data/val (docs/FORMAT.md, "Tiles"): 256 costs +0.4-0.6% against
-# whole images and decodes 35% faster than 512 (tensors that stay in cache, tiles that
-# share the cores evenly).
-DEFAULT_TILE = 256
+# The writer's tile size per model family, measured on shared/data/val (docs/FORMAT.md,
+# "Tiles"): L3C decodes 35% faster with 256 than 512 for +0.4% bits; a polyphase
+# model's 512-pixel tiles cost 0.9% fewer bits than 256 for about 7% more decode time.
+DEFAULT_TILE = {"l3c": 256, "polyphase": 512}
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -249,7 +249,7 @@ def write(
     mode: str = "RGB",
     device: str | None = None,
     metadata: dict[bytes, bytes] | None = None,
-    tile_size: int = DEFAULT_TILE,
+    tile_size: int | None = None,
     workers: int | None = None,
     model: str | None = None,
 ) -> None:
@@ -258,10 +258,12 @@ def write(
     Every argument is checked before the first byte is written. Tiles are written as
     they finish, in order. ``metadata`` maps metadata section tags
     (``_format.METADATA_TAGS``) to bytes that are stored verbatim. ``model`` names a
-    bundled model (``l3c models``; default: the best one).
+    bundled model (``l3c models``; default: the best one); ``tile_size`` defaults to
+    the model family's (``DEFAULT_TILE``).
     """
     pixels = _check_pixels(pixels, mode)
-    _check_tile_size(tile_size)
+    if tile_size is not None:
+        _check_tile_size(tile_size)
     sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
     for tag in sections:
         if tag not in _format.METADATA_TAGS:
@@ -269,6 +271,7 @@ def write(
             raise ValueError(msg)
     h, w = pixels.shape[:2]
     loaded = _model.load(device, model)
+    tile_size = tile_size or DEFAULT_TILE[loaded.family]
     header = Header(w, h, mode, loaded.model_id, tile_size, len(sections))
     workers = workers or default_workers(device)
 
@@ -290,7 +293,7 @@ def encode(
     mode: str = "RGB",
     device: str | None = None,
     metadata: dict[bytes, bytes] | None = None,
-    tile_size: int = DEFAULT_TILE,
+    tile_size: int | None = None,
     workers: int | None = None,
     model: str | None = None,
 ) -> bytes:

@@ -36,7 +36,7 @@ def test_encode_decode_info_roundtrip(
     capsys.readouterr()
     assert main(["info", str(encoded[1])]) == 0
     line = capsys.readouterr().out.strip()
-    assert "64x48 RGB, format version 2, 1 tile of 256, model " in line
+    assert "64x48 RGB, format version 2, 1 tile of 512, model poly-small (" in line
     assert line.endswith(" bpsp")
 
 
