@@ -68,16 +68,10 @@ LAYERS: dict[str, tuple[Layer, ...]] = {
 }
 
 
-def stream_count(mode: str, scales: int) -> int:
-    """Streams in each tile of an L3C model: per layer, one per latent scale and one per
-    coded plane."""
-    return sum(scales + len(layer.coded) for layer in LAYERS[mode])
-
-
 def layer_streams(model: _model.LoadedModel, layer: Layer, height: int, width: int) -> int:
     """Streams of one layer of a height x width tile."""
     if model.family == "polyphase":
-        return _polyphase.stream_count(len(layer.coded), height, width, model.stages)
+        return _polyphase.stream_count(len(layer.coded), height, width)
     return model.scales + len(layer.coded)
 
 
@@ -373,11 +367,6 @@ def check_size(header: Header) -> None:
     from PIL import Image
 
     Image._decompression_bomb_check((header.width, header.height))
-
-
-def check_model(header: Header) -> None:
-    """ModelMismatchError unless a model with the header's model id is available."""
-    _model.find_by_id(header.model_id)
 
 
 def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:

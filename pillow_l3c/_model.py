@@ -44,12 +44,17 @@ def model_files() -> list[ModelFile]:
     if override:
         return [ModelFile(Path(override).stem, Path(override))]
     folder = resources.files("pillow_l3c.weights")
-    found = []
+    found: dict[str, ModelFile] = {}
     for entry in folder.iterdir():
         parts = entry.name.split(".")
         if len(parts) == 3 and parts[2] == "pt" and len(parts[1]) == ID_IN_NAME:
-            found.append(ModelFile(parts[0], Path(str(entry))))
-    return sorted(found, key=lambda m: m.name)
+            if parts[0] in found:
+                from pillow_l3c.errors import L3cError
+
+                msg = f"two bundled models are named {parts[0]}: {found[parts[0]].path} and {entry}"
+                raise L3cError(msg)
+            found[parts[0]] = ModelFile(parts[0], Path(str(entry)))
+    return sorted(found.values(), key=lambda m: m.name)
 
 
 def find(name: str | None = None) -> ModelFile:
@@ -113,7 +118,6 @@ class LoadedModel:
     scales: int = 0
     latent_channels: int = 0
     order: tuple[int, ...] = (0, 1, 2)  # polyphase: the order channels are coded in
-    stages: int = 2  # polyphase: stages per scale
 
     def latent_shape(self, scale: int, height: int, width: int) -> tuple[int, int, int]:
         """(C, h, w) of z(scale) for a padded image of height x width."""
@@ -154,6 +158,29 @@ def _verify(module: Any, path: Path) -> None:
         raise L3cError(msg)
 
 
+def _check_interface(module: Any, file: ModelFile, family: str) -> None:
+    """Refuse a model file that this codec cannot run as its format says: an unknown
+    family, a polyphase model with another pyramid or channel order than
+    docs/FORMAT.md allows, or a bundled file whose name carries another id."""
+    from pillow_l3c import _polyphase
+    from pillow_l3c.errors import L3cError
+
+    problem = ""
+    if family not in ("l3c", "polyphase"):
+        problem = f"unknown model family {family!r}"
+    elif family == "polyphase" and (
+        int(module.min_side) != _polyphase.MIN_SIDE or sorted(module.order) != [0, 1, 2]
+    ):
+        problem = f"pyramid side {module.min_side} or channel order {module.order} unsupported"
+    parts = file.path.name.split(".")
+    bundled = not os.environ.get(WEIGHTS_ENV) and len(parts) == 3
+    if bundled and not model_id(file.path).hex().startswith(parts[1]):
+        problem = f"its name says id {parts[1]}, its content {model_id(file.path).hex()}"
+    if problem:
+        msg = f"model {file.path.name}: {problem}"
+        raise L3cError(msg)
+
+
 def load(
     device: str | None = None, name: str | None = None, wanted: bytes | None = None
 ) -> LoadedModel:
@@ -178,15 +205,11 @@ def load(
             if exact:
                 _verify(module, path)
             family = str(getattr(module, "family", "l3c"))
+            _check_interface(module, file, family)
             common = {"module": module, "name": file.name, "model_id": model_id(path)}
             if family == "polyphase":
                 _loaded[key] = LoadedModel(
-                    **common,
-                    device=dev,
-                    family=family,
-                    exact=exact,
-                    order=tuple(module.order),
-                    stages=int(getattr(module, "stage_count", 2)),
+                    **common, device=dev, family=family, exact=exact, order=tuple(module.order)
                 )
             else:
                 _loaded[key] = LoadedModel(

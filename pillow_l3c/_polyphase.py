@@ -3,8 +3,8 @@
 Order of coding, per layer (the decoder's order; each stream is one coder call):
 the coarsest scale's coded planes as plain bytes (one stream), then for each finer
 scale, coarsest first: stage 0 (b = x[1::2, 1::2]), one stream per coded plane; stage
-1 (c = x[0::2, 1::2]; in a two-stage model with d = x[1::2, 0::2], their symbols
-sharing one stream per plane); a three-stage model's stage 2 (d, seeing c too).
+1 (c = x[0::2, 1::2], then d = x[1::2, 0::2] as c of the transposed image, their
+symbols sharing one stream per plane).
 Planes are coded in the model's ORDER (G, R, B), each conditioned on those before it.
 A grey band is shown to the network as (Y, Y, Y) and only one plane is coded.
 
@@ -37,18 +37,18 @@ FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
 ADAPT = True  # False: every offset 0 (benchmarks/polyphase_ablation.py measures the gain)
 
 
-def scale_count(height: int, width: int, min_side: int = MIN_SIDE) -> int:
+def scale_count(height: int, width: int) -> int:
     """How many times a tile is split before its coarsest scale (as the model does)."""
     n = 0
-    while min(height, width) > min_side:
+    while min(height, width) > MIN_SIDE:
         height, width = (height + 1) // 2, (width + 1) // 2
         n += 1
     return n
 
 
-def stream_count(planes: int, height: int, width: int, stages: int = 2) -> int:
+def stream_count(planes: int, height: int, width: int) -> int:
     """Streams of one layer of ``planes`` coded planes in a height x width tile."""
-    return 1 + stages * planes * scale_count(height, width)
+    return 1 + 2 * planes * scale_count(height, width)
 
 
 def _uniform_cdf() -> np.ndarray:
@@ -133,15 +133,6 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
             streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix]))
         c, d = xs[..., 0::2, 1::2], xs[..., 1::2, 0::2]
         feat_c, s4_c = net.features(1, a, b, b, c.shape[2], c.shape[3])
-        if model.stages == 3:
-            for k in range(planes):
-                mix = net.mixture(1, k, feat_c, s4_c, c)
-                streams.append(_adapted_stream(net, _flat(c[0, order[k]]), [mix]))
-            feat_d, s4_d = net.features(2, a, b, c, d.shape[2], d.shape[3])
-            for k in range(planes):
-                mix = net.mixture(2, k, feat_d, s4_d, d)
-                streams.append(_adapted_stream(net, _flat(d[0, order[k]]), [mix]))
-            continue
         dt = d.transpose(2, 3)
         at, bt = a.transpose(2, 3), b.transpose(2, 3)
         feat_d, s4_d = net.features(1, at, bt, bt, *dt.shape[2:])
@@ -183,28 +174,15 @@ def decode_layer(
         hc, wc = (h + 1) // 2, w // 2
         c = torch.zeros((1, 3, hc, wc), dtype=torch.int64, device=dev)
         feat_c, s4_c = net.features(1, a, b, b, hc, wc)
-        if model.stages == 3:
-            for k in range(planes):
-                sym = _adapted_decode(net, next(it), [net.mixture(1, k, feat_c, s4_c, c)])
-                _set_plane(c, sym, order, k, planes)
-            d = torch.zeros((1, 3, h // 2, (w + 1) // 2), dtype=torch.int64, device=dev)
-            feat_d, s4_d = net.features(2, a, b, c, *d.shape[2:])
-            for k in range(planes):
-                sym = _adapted_decode(net, next(it), [net.mixture(2, k, feat_d, s4_d, d)])
-                _set_plane(d, sym, order, k, planes)
-        else:
-            dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
-            bt = b.transpose(2, 3)
-            feat_d, s4_d = net.features(1, a.transpose(2, 3), bt, bt, *dt.shape[2:])
-            for k in range(planes):
-                mixes = [
-                    net.mixture(1, k, feat_c, s4_c, c),
-                    net.mixture(1, k, feat_d, s4_d, dt),
-                ]
-                sym = _adapted_decode(net, next(it), mixes)
-                _set_plane(c, sym[: hc * wc], order, k, planes)
-                _set_plane(dt, sym[hc * wc :], order, k, planes)
-            d = dt.transpose(2, 3)
+        dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
+        bt = b.transpose(2, 3)
+        feat_d, s4_d = net.features(1, a.transpose(2, 3), bt, bt, *dt.shape[2:])
+        for k in range(planes):
+            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
+            sym = _adapted_decode(net, next(it), mixes)
+            _set_plane(c, sym[: hc * wc], order, k, planes)
+            _set_plane(dt, sym[hc * wc :], order, k, planes)
+        d = dt.transpose(2, 3)
         x = torch.empty((1, 3, h, w), dtype=torch.int64, device=dev)
         x[..., 0::2, 0::2] = a
         x[..., 1::2, 1::2] = b

@@ -37,8 +37,8 @@ import pillow_l3c
 from pillow_l3c import _format, bench
 from pillow_l3c._codec import default_workers
 
-# Measured by `l3c bench ../shared/data/val --model NAME` (README, "Compression, speed
-# and memory"): all 12 photos, this project's 2-core CPU.
+# Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
+# all 12 photos, this project's 2-core CPU, every model in the same run.
 MODEL_FIGURES = {
     "l3c-small": "val 3.268 bpsp, encode 1.82 s/MP, decode 1.64 s/MP",
     "poly-small": "val 2.409 bpsp (provisional, step 2500)",
@@ -87,13 +87,19 @@ def _encode_one(
 def _decode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
 ) -> str:
-    pillow_l3c.configure(device, workers)
-    with Image.open(src) as im:
-        if im.format != "L3C":
-            msg = f"not an L3C file (Pillow reads it as {im.format})"
-            raise OSError(msg)
-        im.load()
-        _atomic_save(im, dst)
+    from pillow_l3c import _settings
+
+    saved = (_settings.decoding.device, _settings.decoding.workers)
+    pillow_l3c.configure(device, workers)  # what Image.open(...).load() reads
+    try:
+        with Image.open(src) as im:
+            if im.format != "L3C":
+                msg = f"not an L3C file (Pillow reads it as {im.format})"
+                raise OSError(msg)
+            im.load()
+            _atomic_save(im, dst)
+    finally:
+        pillow_l3c.configure(*saved)
     return f"{src} -> {dst}"
 
 

@@ -209,6 +209,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     if args.arch == "polyphase":
+        if args.exact or args.init != "pyramid":
+            msg = "--exact and --init are L3C options (a polyphase model starts as a predictor)"
+            raise SystemExit(msg)
         train_polyphase(args)
         return
     torch.manual_seed(args.seed)
@@ -338,6 +341,9 @@ def train_polyphase(args: argparse.Namespace) -> None:
     elif args.init_from:
         ck = torch.load(args.init_from, map_location=args.device)
     if ck is not None:
+        if ck.get("arch") != "polyphase":
+            msg = "--resume and --init-from need a polyphase checkpoint"
+            raise SystemExit(msg)
         cfg = PolyphaseConfig(**ck["config"])
         if args.resume:
             args.optimizer = ck["args"]["optimizer"]  # its state is that optimizer's

@@ -339,7 +339,7 @@ def test_decompression_bombs_are_refused_before_allocation(small_l3c: bytes) -> 
         pillow_l3c.decode(huge)
     big = _with_size(small_l3c, 10_000, 10_000)  # over MAX_IMAGE_PIXELS, under twice it
     with pytest.warns(PILImage.DecompressionBombWarning), pytest.raises(CorruptStreamError):
-        pillow_l3c.decode(big)  # warned, then the streams do not fit the size
+        pillow_l3c.decode(big)  # warned, then too short for its tiles
 
 
 def test_threads_encode_and_decode_exactly() -> None:

@@ -11,7 +11,7 @@ Rhee et al. 2022):
   both, in two passes.
 
 Each stage is one network pass over the target grid (half the scale's resolution):
-decoding is five passes per scale, never one per pixel. The network sees, for every
+decoding is three trunk passes per scale (b, c, d), never one per pixel. The network sees, for every
 target pixel, its four known neighbours relative to their mean, and predicts a
 discretized logistic mixture around that mean (so that step 0 is already a working
 codec: a mean-of-neighbours predictor). Colour is coded G, then R given G, then B
@@ -56,8 +56,9 @@ class PolyphaseConfig:
     # in docs/TRAINING.md: "rgb-independent" (no channel sees another of its pixel) and
     # "ycocg" (YCoCg-R planes, Y first, then Co and Cg, each conditioned as in "rgb").
     colour: str = "rgb"
-    # 2: c and d in one stage (d as c of the transposed image); 3: d in a third stage
-    # that also sees its four diagonal neighbours in c.
+    # 2: c and d in one stage (d as c of the transposed image), bundled; 3: a training
+    # ablation, d in a third stage that also sees its four diagonal neighbours in c
+    # (no gain measured, docs/TRAINING.md; the codec codes two stages only).
     stages: int = 2
 
     def to_dict(self) -> dict[str, int | str]:

@@ -6,7 +6,7 @@ partial sum below 2^24, checked by ``verify`` at export and at load). The inputs
 integer pixel values, so no floating-point value decides a CDF anywhere.
 
 The codec drives it stage by stage (``pillow_l3c/_polyphase.py``):
-``features(stage, a, b, h, w)`` runs a stage's trunk for an h x w target grid, and
+``features(stage, a, b, c, h, w)`` runs a stage's trunk for an h x w target grid, and
 ``mixture(stage, k, feat, s4, target)`` gives the coder's integers for the k-th coded
 channel (ORDER[k]), reading the channels of ``target`` decoded before it.
 """
@@ -69,12 +69,14 @@ class ExactPolyphase(nn.Module):
     def __init__(self, model: pp.Polyphase) -> None:
         super().__init__()
         cfg = model.cfg
-        if cfg.colour != "rgb":
-            msg = f"only the rgb colour coding is exported, not {cfg.colour}"
+        if cfg.colour != "rgb" or cfg.stages != 2:
+            msg = (
+                f"only two-stage rgb models are exported (docs/FORMAT.md), not "
+                f"{cfg.stages} stages of {cfg.colour}: those are training ablations"
+            )
             raise ValueError(msg)
         self.family = "polyphase"
         self.exact = True
-        self.stage_count = cfg.stages
         self.mixtures = cfg.mixtures
         self.min_side = pp.MIN_SIDE
         self.order = list(pp.ORDER)
@@ -114,13 +116,8 @@ class ExactPolyphase(nn.Module):
         """Trunk features (integers) of an h x w target grid and its neighbour sums.
 
         ``a``, ``b`` and ``c`` are int64 (1, 3, ., .) sub-images; stage 0 reads only
-        ``a``, stage 1 ``a`` and ``b``, stage 2 (of a three-stage model) all three."""
-        if stage == 0:
-            nb = pp.diag_neighbours(a, h, w)
-        elif stage == 1:
-            nb = pp.cross_neighbours(a, b, h, w)
-        else:
-            nb = pp.third_neighbours(a, b, c, h, w)
+        ``a``, stage 1 ``a`` and ``b``; ``c`` is for a later stage (none is exported)."""
+        nb = pp.diag_neighbours(a, h, w) if stage == 0 else pp.cross_neighbours(a, b, h, w)
         inp, s4 = pp.context(nb, self.act_limit)
         dtype = self._dtype(a)
         inp = inp.to(dtype).contiguous(memory_format=torch.channels_last)
