@@ -1,6 +1,6 @@
 """Export a training checkpoint as the TorchScript file the codec loads.
 
-    python -m pillow_l3c.network.export runs/x/best.pt weights/l3c-small.pt [--float]
+    python -m pillow_l3c.network.export runs/x/last.pt weights/tmp.pt [--name NAME] [--float]
 
 By default the export is integer-exact (network/exact.py): the predictors' weights
 become integers, and the export refuses a model whose integer arithmetic could leave
