@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     Mixture = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 PRECISION = 16
-MIN_SIDE = 8  # network/polyphase.py MIN_SIDE: a scale is split while both sides exceed it
+MIN_SIDE = 8  # a scale is split while both its sides exceed this (the model stores it)
 OFFSET_UNIT = 16  # a stream's scale offset counts 1/16 of a log-scale (16 units of 2^-8)
 MAX_OFFSET = 8  # ... at most +-0.5, a factor of e^0.5 on every scale
 FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2

@@ -238,6 +238,17 @@ class IntPredictor(nn.Module):
         return feat, self.out(branches)
 
 
+def integer_softmax(logits: Tensor, table: Tensor, total: int, limit: int) -> Tensor:
+    """Softmax over dim 0 in integers: ``table`` of exp for logit differences below
+    ``limit``, integer division, the remainder to the first component, so that the
+    weights sum to exactly ``total`` (shared by both model families)."""
+    d = (logits.max(dim=0, keepdim=True)[0] - logits).clamp(max=limit - 1)
+    e = table[d]
+    w = torch.div(e * total, e.sum(dim=0, keepdim=True), rounding_mode="floor")
+    w[0] += total - w.sum(dim=0)
+    return w
+
+
 def _table(values: list[float], low: int, high: int) -> Tensor:
     return torch.tensor([min(max(round(v), low), high) for v in values], dtype=torch.int32)
 
@@ -337,13 +348,7 @@ class ExactL3C(nn.Module):
         return feat, params.contiguous()
 
     def _weights(self, logits: Tensor) -> Tensor:
-        """Softmax over dim 0 in integers: table of exp, integer division, the
-        remainder to the first component, so the weights sum to exactly 4096."""
-        d = (logits.max(dim=0, keepdim=True)[0] - logits).clamp(max=self.softmax_range - 1)
-        e = self.softmax_table[d]
-        w = torch.div(e * self.weight_total, e.sum(dim=0, keepdim=True), rounding_mode="floor")
-        w[0] += self.weight_total - w.sum(dim=0)
-        return w
+        return integer_softmax(logits, self.softmax_table, self.weight_total, self.softmax_range)
 
     @torch.jit.export
     def latent_mixture(self, params: Tensor) -> tuple[Tensor, Tensor, Tensor]:

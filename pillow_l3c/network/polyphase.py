@@ -34,9 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pillow_l3c._polyphase import MIN_SIDE as MIN_SIDE  # the codec's, one definition
+from pillow_l3c._polyphase import scale_count
 from pillow_l3c.network.architecture import mixture_nll_bits
 
-MIN_SIDE = 8  # a scale is split while both its sides exceed this
 ORDER = (1, 0, 2)  # G first, then R given G, then B given G and R
 ACT_UNIT = 512  # activations are multiples of 2^-9 ...
 ACT_LIMIT = 2047  # ... clamped to +-2047 units (exact.ACT_LIMIT)
@@ -63,15 +64,6 @@ class PolyphaseConfig:
 
     def to_dict(self) -> dict[str, int | str]:
         return asdict(self)
-
-
-def scale_count(height: int, width: int) -> int:
-    """How many times a height x width image is split before its coarsest scale."""
-    n = 0
-    while min(height, width) > MIN_SIDE:
-        height, width = (height + 1) // 2, (width + 1) // 2
-        n += 1
-    return n
 
 
 def pyramid(x: Tensor) -> list[Tensor]:

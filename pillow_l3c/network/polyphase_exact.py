@@ -29,6 +29,7 @@ from pillow_l3c.network.exact import (
     WEIGHT_TOTAL,
     IntConv,
     _table,
+    integer_softmax,
 )
 
 
@@ -127,14 +128,6 @@ class ExactPolyphase(nn.Module):
                 feat = net.features(inp)
         return feat, s4
 
-    def _weights(self, logits: Tensor) -> Tensor:
-        """Softmax over dim 0 in integers (exact.ExactL3C._weights)."""
-        d = (logits.max(dim=0, keepdim=True)[0] - logits).clamp(max=self.softmax_range - 1)
-        e = self.softmax_table[d]
-        wt = torch.div(e * self.weight_total, e.sum(dim=0, keepdim=True), rounding_mode="floor")
-        wt[0] += self.weight_total - wt.sum(dim=0)
-        return wt
-
     @torch.jit.export
     def mixture(
         self, stage: int, k: int, feat: Tensor, s4: Tensor, target: Tensor
@@ -152,7 +145,8 @@ class ExactPolyphase(nn.Module):
         ch = self.order[k]
         base = s4[0, ch].reshape(1, n).to(torch.int32) * 64
         mean = base + q[1] * self.mean_step
-        return self._weights(q[0]).to(torch.int32), mean.to(torch.int32), q[2].contiguous()
+        weights = integer_softmax(q[0], self.softmax_table, self.weight_total, self.softmax_range)
+        return weights.to(torch.int32), mean.to(torch.int32), q[2].contiguous()
 
     @torch.jit.export
     def inv_scales(self, log_scales: Tensor, offset: int) -> Tensor:
