@@ -33,6 +33,28 @@ from pillow_l3c.network.exact import (
 )
 
 
+class IntPointwise(IntConv):
+    """A 1x1 ``IntConv`` on rows of (pixels, channels), as a matrix product whose input
+    comes in parts (the features, the decoded channels) without concatenating them.
+
+    Exact like any ``IntConv``: every partial sum of each product is bounded by the
+    same sum |w| x 2047 + |bias| + rounding < 2^24 that ``verify`` checks, and the sum
+    of the parts' integer results stays below it too."""
+
+    def rows(self, parts: list[Tensor]) -> Tensor:
+        dtype = parts[0].dtype
+        w = self.weight.flatten(1).to(dtype)
+        acc = (self.bias + self.rounding).to(dtype).unsqueeze(0)
+        start = 0
+        for part in parts:
+            width = part.shape[1]
+            if width > 0:
+                acc = acc + part @ w[:, start : start + width].t()
+            start += width
+        scale = self.scale.flatten().to(dtype).unsqueeze(0)
+        return (acc * scale).floor_().clamp_(-self.clamp, self.clamp)
+
+
 class IntStage(nn.Module):
     """A stage's network (``polyphase.Stage``) on integers."""
 
@@ -42,9 +64,9 @@ class IntStage(nn.Module):
         self.inp = IntConv(stage.inp, ACT_BITS, lim, lim)
         self.conv1 = nn.ModuleList([IntConv(b[0], ACT_BITS, lim, lim) for b in stage.blocks])
         self.conv2 = nn.ModuleList([IntConv(b[1], ACT_BITS, lim, lim) for b in stage.blocks])
-        self.hidden = nn.ModuleList([IntConv(c, ACT_BITS, lim, lim) for c in stage.hidden])
+        self.hidden = nn.ModuleList([IntPointwise(c, ACT_BITS, lim, lim) for c in stage.hidden])
         self.out = nn.ModuleList(
-            [IntConv(c, ACT_BITS, lim, pp.PARAM_LIMIT, out_bits=PARAM_BITS) for c in stage.out]
+            [IntPointwise(c, ACT_BITS, lim, pp.PARAM_LIMIT, out_bits=PARAM_BITS) for c in stage.out]
         )
         self.limit = lim
 
@@ -55,12 +77,13 @@ class IntStage(nn.Module):
         return h
 
     def params(self, k: int, feat: Tensor, cond: Tensor) -> Tensor:
-        hid = feat
+        """Mixture parameters (pixels, 3K) from feature rows (pixels, C) and the rows of
+        the channels decoded before channel k (pixels, k)."""
         out = feat
         for i, (hidden, last) in enumerate(zip(self.hidden, self.out, strict=False)):
             if i == k:
-                hid = F.relu(hidden(torch.cat([feat, cond], dim=1)))
-                out = last(torch.cat([hid, cond], dim=1))
+                hid = F.relu(hidden.rows([feat, cond]))
+                out = last.rows([hid, cond])
         return out
 
 
@@ -136,12 +159,16 @@ class ExactPolyphase(nn.Module):
         bin), and the log-scales (units of 2^-8, before ``inv_scales``); ``target``
         (1, 3, h, w) int64 holds the channels ORDER[:k] already decoded."""
         cond = pp.conditioning(target, s4, k, self.order, self.act_limit).to(feat.dtype)
-        p = feat
+        n = feat.shape[2] * feat.shape[3]
+        # Rows of (pixels, channels), row-major over the grid: a view of channels-last
+        # features; the heads are 1x1 convolutions, i.e. matrix products on rows.
+        rows = feat.permute(0, 2, 3, 1).reshape(n, feat.shape[1])
+        cond_rows = cond.permute(0, 2, 3, 1).reshape(n, cond.shape[1])
+        p = rows
         for i, net in enumerate(self.stages):
             if i == stage:
-                p = net.params(k, feat, cond)
-        n = p.shape[2] * p.shape[3]
-        q = p.to(torch.int32).reshape(3, self.mixtures, n)
+                p = net.params(k, rows, cond_rows)
+        q = p.t().to(torch.int32).reshape(3, self.mixtures, n)
         ch = self.order[k]
         base = s4[0, ch].reshape(1, n).to(torch.int32) * 64
         mean = base + q[1] * self.mean_step
