@@ -38,10 +38,11 @@ from pillow_l3c import _format, bench
 from pillow_l3c._codec import default_workers
 
 # Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
-# all 12 photos, this project's 2-core CPU, every model in the same run.
+# all 12 photos, this project's 2-core CPU, every model in the same run. Keyed by the
+# model id's first 8 hex digits: figures belong to one file, not to a name.
 MODEL_FIGURES = {
-    "l3c-small": "val 3.268 bpsp, encode 1.82 s/MP, decode 1.64 s/MP",
-    "poly-small": "val 2.409 bpsp (provisional, step 2500)",
+    "c3bed536": "val 3.268 bpsp, encode 1.32 s/MP, decode 1.24 s/MP",  # l3c-small
+    "fd15d24c": "val 2.242 bpsp, encode 1.47 s/MP, decode 1.03 s/MP",  # poly-small
 }
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
@@ -147,8 +148,9 @@ def _models() -> int:
     default = _model.weights_path()
     for f in _model.model_files():
         mark = " (default)" if f.path == default else ""
-        card = MODEL_FIGURES.get(f.name, "not measured")
-        print(f"{f.name}{mark}  id {_model.model_id(f.path).hex()}  {card}")
+        model_id = _model.model_id(f.path).hex()
+        card = MODEL_FIGURES.get(model_id[:8], "not measured")
+        print(f"{f.name}{mark}  id {model_id}  {card}")
     return 0
 
 
