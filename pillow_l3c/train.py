@@ -127,7 +127,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="l3c: learned latents (the paper); polyphase: pixel context (network/polyphase.py)",
     )
     p.add_argument("--channels", type=int, default=48, help="polyphase: trunk width")
-    p.add_argument("--blocks", type=int, default=2, help="polyphase: residual blocks")
+    p.add_argument("--blocks", type=int, default=1, help="polyphase: residual blocks")
     p.add_argument("--head", type=int, default=24, help="polyphase: per-channel head width")
     p.add_argument(
         "--cosine",
@@ -204,6 +204,36 @@ def learning_rate(args: argparse.Namespace, step: int) -> float:
     return args.lr * warm * args.lr_decay ** (step // args.decay_steps)
 
 
+def optimizer_step(
+    model: torch.nn.Module, opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float
+) -> None:
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    opt.step()
+
+
+class DivergenceGuard:
+    """The state at the last validation, restored (and the learning rate halved) when a
+    period's training bpsp jumps past 1.5x the previous period's."""
+
+    def __init__(self, model: torch.nn.Module, opt: torch.optim.Optimizer) -> None:
+        self.model, self.opt = model, opt
+        self.previous = math.inf
+        self.good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
+
+    def diverged(self, train_bpsp: float, args: argparse.Namespace) -> bool:
+        """True (after restoring) if this period diverged; else remember this state."""
+        if train_bpsp > 1.5 * self.previous:
+            self.model.load_state_dict(self.good[0])
+            self.opt.load_state_dict(self.good[1])
+            args.lr *= 0.5
+            return True
+        self.previous = train_bpsp
+        self.good = (copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.opt.state_dict()))
+        return False
+
+
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.threads:
@@ -270,10 +300,7 @@ def main(argv: list[str] | None = None) -> None:
         torch.save(state, tmp)
         tmp.replace(path)
 
-    # Divergence guard: the state at the last validation, restored (with half the
-    # learning rate) if the training bpsp of a period jumps past 1.5x the previous one.
-    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-    previous = math.inf
+    guard = DivergenceGuard(model, opt)
     start = time.monotonic()
     running: list[float] = []
     running_latent: list[float] = []
@@ -285,10 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         subpixels = x[0].numel()
         rate_weight = min(1.0, step / args.rate_warmup) if args.rate_warmup else 1.0
         loss = (rgb + rate_weight * latent + top).mean() / subpixels
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
+        optimizer_step(model, opt, loss, args.clip)
         step += 1
         running.append(float(((rgb + latent + top) / subpixels).mean().detach()))
         running_latent.append(float((latent / subpixels).mean().detach()))
@@ -299,15 +323,10 @@ def main(argv: list[str] | None = None) -> None:
             lat = sum(running_latent) / len(running_latent)
             running.clear()
             running_latent.clear()
-            if tr > 1.5 * previous and not done:
-                model.load_state_dict(good[0])
-                opt.load_state_dict(good[1])
-                args.lr *= 0.5
+            if not done and guard.diverged(tr, args):
                 print(f"step {step}: diverged ({tr:.2f} bpsp), restored, lr now {args.lr:g}")
                 log.write(f"# step {step} diverged, restored the state of the last check\n")
                 continue
-            previous = tr
-            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
             v = evaluate(model, val) if val else math.nan
             log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{lat:.4f}\t{v:.4f}\n")
             log.flush()
@@ -386,8 +405,7 @@ def train_polyphase(args: argparse.Namespace) -> None:
         torch.save(state, tmp)
         tmp.replace(path)
 
-    good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
-    previous = math.inf
+    guard = DivergenceGuard(model, opt)
     start = time.monotonic()
     running: list[float] = []
     while step < args.steps:
@@ -395,10 +413,7 @@ def train_polyphase(args: argparse.Namespace) -> None:
             group["lr"] = learning_rate(args, step)
         x = sampler.batch(args.batch).to(args.device)
         loss = (model(x) / x[0].numel()).mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
-        opt.step()
+        optimizer_step(model, opt, loss, args.clip)
         step += 1
         running.append(float(loss.detach()))
         minutes = minutes_before + (time.monotonic() - start) / 60
@@ -406,14 +421,9 @@ def train_polyphase(args: argparse.Namespace) -> None:
         if step % args.val_every == 0 or done:
             tr = sum(running) / len(running)
             running.clear()
-            if tr > 1.5 * previous and not done:
-                model.load_state_dict(good[0])
-                opt.load_state_dict(good[1])
-                args.lr *= 0.5
+            if not done and guard.diverged(tr, args):
                 log.write(f"# step {step} diverged, restored the state of the last check\n")
                 continue
-            previous = tr
-            good = (copy.deepcopy(model.state_dict()), copy.deepcopy(opt.state_dict()))
             v = evaluate(model, val) if val else math.nan
             log.write(f"{step}\t{minutes:.1f}\t{tr:.4f}\t{v:.4f}\n")
             log.flush()
