@@ -11,7 +11,8 @@ A grey band is shown to the network as (Y, Y, Y) and only one plane is coded.
 Each mixture stream starts with one signed byte, the stream's scale adaptation: the
 encoder tries moving every log-scale of the stream by a multiple of 1/16 and keeps the
 offset that codes it shortest (the way JPEG XL fits its context model to each image,
-in its cheapest form). Measured in docs/TRAINING.md.
+in its cheapest form). Measured in docs/TRAINING.md. A stream that would code longer
+than its symbols as bytes (noise) is stored as bytes instead (first byte 0x7F).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ PRECISION = 16
 MIN_SIDE = 8  # a scale is split while both its sides exceed this (the model stores it)
 OFFSET_UNIT = 16  # a stream's scale offset counts 1/16 of a log-scale (16 units of 2^-8)
 MAX_OFFSET = 8  # ... at most +-0.5, a factor of e^0.5 on every scale
+STORED = 0x7F  # offset byte of a stream whose symbols follow as plain bytes
 FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
 ADAPT = True  # False: every offset 0 (benchmarks/polyphase_ablation.py measures the gain)
 
@@ -87,6 +89,8 @@ def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) ->
     for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if ADAPT else ():
         attempt(offset)
     best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
+    if len(tried[best]) > len(target):  # noise: never more than 8 bits a symbol
+        return bytes([STORED]) + target.astype(np.uint8).tobytes()
     return bytes([best & 0xFF]) + tried[best]
 
 
@@ -98,6 +102,12 @@ def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.nda
     if not data:
         msg = "L3C stream is empty"
         raise CorruptStreamError(msg)
+    if data[0] == STORED:
+        count = sum(int(m[0].shape[1]) for m in mixtures)
+        if len(data) - 1 != count:
+            msg = f"L3C stored stream holds {len(data) - 1} bytes for {count} symbols"
+            raise CorruptStreamError(msg)
+        return np.frombuffer(data, dtype=np.uint8, offset=1).astype(np.int32)
     offset = data[0] - 256 if data[0] >= 128 else data[0]
     if abs(offset) > MAX_OFFSET:
         msg = f"L3C stream has a scale offset of {offset}, beyond +-{MAX_OFFSET}"

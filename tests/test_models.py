@@ -279,3 +279,28 @@ def test_a_bundled_file_must_carry_its_own_id(
     monkeypatch.setattr(_model, "model_files", lambda: [_model.ModelFile("poly-small", fake)])
     with pytest.raises(L3cError, match="its name says id 00000000, its content "):
         _model.load(name="poly-small")
+
+
+def test_noise_is_stored_not_expanded() -> None:
+    """A mixture stream that would code longer than its bytes is stored as bytes: noise
+    costs about 8 bits a sub-pixel (the model, trained on photos, would spend ~12)."""
+    noise = np.random.default_rng(3).integers(0, 256, (96, 80, 3), dtype=np.uint8)
+    data = pillow_l3c.encode(noise)
+    assert len(data) * 8 / noise.size < 8.2
+    np.testing.assert_array_equal(pillow_l3c.decode(data), noise)
+    # a photo is coded, not stored
+    photo = load_photo("storm_256x192.png")
+    assert len(pillow_l3c.encode(photo)) * 8 / photo.size < 3.0
+
+
+def test_a_stored_stream_of_the_wrong_length_is_corrupt() -> None:
+    from pillow_l3c.errors import CorruptStreamError
+
+    model = _model.load(name="poly-small")
+    weights = torch.full((4, 5), 1024, dtype=torch.int32)
+    mixture = (weights, weights, weights)
+    assert list(_polyphase._adapted_decode(model.module, b"\x7f" + bytes(5), [mixture])) == [0] * 5
+    with pytest.raises(CorruptStreamError, match="stored stream holds 4 bytes for 5 symbols"):
+        _polyphase._adapted_decode(model.module, b"\x7f" + bytes(4), [mixture])
+    with pytest.raises(CorruptStreamError, match="scale offset of 9, beyond"):
+        _polyphase._adapted_decode(model.module, b"\x09" + bytes(20), [mixture])
