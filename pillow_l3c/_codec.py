@@ -6,10 +6,11 @@ torch thread. The network and the mixture arithmetic run on the model's device; 
 int32 mixture parameters and symbols cross to the C++ coder, which computes each CDF
 on demand, so no CDF table is ever built.
 
-Order of coding, per layer (the decoder's order; rANS encodes each stream in
-reverse): z(S) under a uniform prior, then z(S-1) .. z(1) each from D(s+1), then the
-coded planes from D(1), each coupled to the planes before it. RGB is one layer; a grey
-band is a layer with one plane; alpha is a second layer of its own.
+RGB is one layer; a grey band is a layer with one plane; alpha is a second layer of
+its own. A polyphase model codes a layer in ``_polyphase``; an L3C model here, in this
+order (the decoder's; rANS encodes each stream in reverse): z(S) under a uniform
+prior, then z(S-1) .. z(1) each from D(s+1), then the coded planes from D(1), each
+coupled to the planes before it.
 """
 
 from __future__ import annotations
