@@ -66,16 +66,23 @@ def _columns(t: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(t.t().cpu().numpy())
 
 
-def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) -> bytes:
-    """The offset byte and the coded symbols, with the offset that codes them shortest
-    (ties: the smallest offset, so that the choice is deterministic)."""
+def _joined(mixtures: list[Mixture]) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """One stream's coder weights and means (n, K) and its log-scales (K, n), from the
+    mixtures of the grids it codes, in order (c then d for stage 1)."""
     import torch
-
-    from pillow_l3c import _coder
 
     weights = np.concatenate([_columns(m[0]) for m in mixtures])
     means = np.concatenate([_columns(m[1]) for m in mixtures])
-    log_scales = torch.cat([m[2] for m in mixtures], dim=1)
+    return weights, means, torch.cat([m[2] for m in mixtures], dim=1)
+
+
+def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) -> bytes:
+    """The offset byte and the coded symbols, with the offset that codes them shortest
+    (ties: the smallest offset, so that the choice is deterministic)."""
+
+    from pillow_l3c import _coder
+
+    weights, means, log_scales = _joined(mixtures)
     tried: dict[int, bytes] = {}
 
     def attempt(offset: int) -> None:
@@ -95,7 +102,6 @@ def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) ->
 
 
 def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.ndarray:
-    import torch
 
     from pillow_l3c import _coder
 
@@ -112,9 +118,7 @@ def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.nda
     if abs(offset) > MAX_OFFSET:
         msg = f"L3C stream has a scale offset of {offset}, beyond +-{MAX_OFFSET}"
         raise CorruptStreamError(msg)
-    weights = np.concatenate([_columns(m[0]) for m in mixtures])
-    means = np.concatenate([_columns(m[1]) for m in mixtures])
-    log_scales = torch.cat([m[2] for m in mixtures], dim=1)
+    weights, means, log_scales = _joined(mixtures)
     inv = _columns(net.inv_scales(log_scales, offset * OFFSET_UNIT))  # type: ignore[attr-defined]
     return _coder.decode_mixture(data[1:], weights, means, inv, 256, PRECISION)
 
