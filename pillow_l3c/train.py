@@ -15,6 +15,7 @@ import copy
 import math
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,37 @@ class CropSampler:
         return torch.from_numpy(arr).permute(0, 3, 1, 2).float()
 
 
+class _BatchStream(torch.utils.data.IterableDataset):
+    """Endless batches from one sampler, reseeded per loader process so that workers
+    do not repeat each other's crops."""
+
+    def __init__(self, sampler: CropSampler, size: int, seed: int) -> None:
+        self.sampler, self.size, self.seed = sampler, size, seed
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            self.sampler.rng = random.Random(self.seed * 1009 + info.id)
+        while True:
+            yield self.sampler.batch(self.size)
+
+
+def batches(sampler: CropSampler, size: int, workers: int, seed: int) -> Iterator[torch.Tensor]:
+    """Training batches, made in ``workers`` processes when a GPU would otherwise wait on
+    the crops (0: in this process, the CPU default)."""
+    if workers <= 0:
+        while True:
+            yield sampler.batch(size)
+    loader = torch.utils.data.DataLoader(
+        _BatchStream(sampler, size, seed),
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=torch.cuda.is_available(),
+        prefetch_factor=4,
+    )
+    yield from loader
+
+
 def center_crops(images: list[Image.Image], size: int) -> list[torch.Tensor]:
     """Fixed validation crops (largest multiple of 8 up to ``size``), one per image."""
     out = []
@@ -150,6 +182,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--minutes", type=float, default=0.0, help="stop after this wall time (0: no limit)"
     )
+    p.add_argument(
+        "--fit-minutes",
+        type=float,
+        default=0.0,
+        help="polyphase: set --steps from the speed of the first 200 steps so that the "
+        "schedule ends after about this many minutes (a lent GPU's time is fixed, its speed "
+        "is not known ahead); the count is kept in the checkpoint for --resume",
+    )
     p.add_argument("--batch", type=int, default=30)
     p.add_argument("--crop", type=int, default=128)
     p.add_argument("--min-scale", type=float, default=0.5, help="smallest random downscale")
@@ -178,6 +218,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--val-every", type=int, default=500)
     p.add_argument("--ckpt-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    p.add_argument(
+        "--loader-workers", type=int, default=0, help="processes making crops (0: this one)"
+    )
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
@@ -366,6 +409,8 @@ def train_polyphase(args: argparse.Namespace) -> None:
         cfg = PolyphaseConfig(**ck["config"])
         if args.resume:
             args.optimizer = ck["args"]["optimizer"]  # its state is that optimizer's
+            if ck["args"].get("fit_minutes"):
+                args.steps, args.fit_minutes = ck["args"]["steps"], 0.0
     model = Polyphase(cfg).to(args.device)
     opt = make_optimizer(args, model)
     if ck is not None:
@@ -408,15 +453,20 @@ def train_polyphase(args: argparse.Namespace) -> None:
     guard = DivergenceGuard(model, opt)
     start = time.monotonic()
     running: list[float] = []
+    stream = batches(sampler, args.batch, args.loader_workers, args.seed + step)
     while step < args.steps:
         for group in opt.param_groups:
             group["lr"] = learning_rate(args, step)
-        x = sampler.batch(args.batch).to(args.device)
+        x = next(stream).to(args.device, non_blocking=True)
         loss = (model(x) / x[0].numel()).mean()
         optimizer_step(model, opt, loss, args.clip)
         step += 1
         running.append(float(loss.detach()))
         minutes = minutes_before + (time.monotonic() - start) / 60
+        if args.fit_minutes and step == 200:
+            args.steps = int(200 + (args.fit_minutes - minutes) / minutes * 200)
+            print(f"--fit-minutes {args.fit_minutes}: {args.steps} steps", flush=True)
+            log.write(f"# --fit-minutes {args.fit_minutes}: --steps {args.steps}\n")
         done = step >= args.steps or bool(args.minutes and minutes >= args.minutes)
         if step % args.val_every == 0 or done:
             tr = sum(running) / len(running)
