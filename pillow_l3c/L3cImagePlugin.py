@@ -13,7 +13,7 @@ from typing import IO
 import numpy as np
 from PIL import Image, ImageFile
 
-from pillow_l3c import _codec, _format, _settings
+from pillow_l3c import _codec, _format, _region, _settings
 from pillow_l3c.errors import L3cError
 
 FORMAT = "L3C"
@@ -30,6 +30,8 @@ class L3cImageFile(ImageFile.ImageFile):
     format_description = "L3C learned lossless image"
 
     def _open(self) -> None:
+        self._l3c_start = self.fp.tell()
+        self._l3c_reader: _region.TileReader | None = None
         try:
             header, metadata = _codec.read_header(self.fp)
         except L3cError as e:
@@ -42,6 +44,34 @@ class L3cImageFile(ImageFile.ImageFile):
             self.info[_format.METADATA_TAGS[tag]] = payload
         self.info["l3c_tile_size"] = header.tile_size
         self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
+
+    def crop(self, box: tuple[float, float, float, float] | None = None) -> Image.Image:
+        """Before the image is loaded, decode only the tiles that cover ``box``.
+
+        Pillow's own ``crop`` loads the whole image first (it has not been lazy since
+        Pillow 3.4, and ``draft`` only offers JPEG's scaled decoding), so a plugin
+        that wants a partial decode has to override it. Once loaded, or for the
+        cases Pillow itself answers without pixels (no box, the whole image, an
+        inverted box), this is Pillow's crop."""
+        if box is None or not self.tile or box == (0, 0, *self.size):
+            return super().crop(box)
+        if box[2] < box[0] or box[3] < box[1]:
+            return super().crop(box)  # raises Pillow's ValueError
+        x0, y0, x1, y1 = map(int, map(round, box))
+        Image._decompression_bomb_check((abs(x1 - x0), abs(y1 - y0)))
+        if self._l3c_reader is None:
+            self.fp.seek(self._l3c_start)
+            self._l3c_reader = _region.TileReader(self.fp)
+        try:
+            pixels = self._l3c_reader.read(
+                (x0, y0, x1, y1), _settings.decoding.device, _settings.decoding.workers
+            )
+        except _format.TruncatedFileError as e:
+            msg = f"image file is truncated ({e})"
+            raise OSError(msg) from None
+        out = Image.frombytes(self.mode, (x1 - x0, y1 - y0), pixels.tobytes())
+        out.info = self.info.copy()
+        return out
 
 
 class L3cDecoder(ImageFile.PyDecoder):

@@ -425,20 +425,46 @@ def decode_tiles(
 
     def decode_tile(job: tuple[Tile, bytes]) -> None:
         tile, payload = job
-        streams = tile_streams(model, header.mode, tile.height, tile.width)
-        crc, data = _format.unpack_tile(payload, streams)
         region = out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
-        pixels = _decode_tile(model, data, header.mode, tile)
-        if zlib.crc32(pixels.tobytes()) != crc:
-            msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
-            raise CorruptStreamError(msg)
-        region[...] = pixels
+        region[...] = decode_tile_payload(model, header.mode, tile, payload)
 
     workers = min(workers or default_workers(device), header.tile_count())
     with _one_torch_thread():
         for _ in _ordered_map(_in_worker(decode_tile), payloads(), workers):
             pass
     return out, complete
+
+
+def decode_tile_list(
+    header: Header,
+    jobs: Iterable[tuple[Tile, bytes]],
+    device: str | None = None,
+    workers: int | None = None,
+) -> Iterator[tuple[Tile, np.ndarray]]:
+    """(tile, pixels) for each (tile, payload) of ``jobs``, in order, decoded on
+    ``workers`` threads: random access to a few tiles (``_region``) without the whole
+    image's buffer."""
+    model = _model.load(device, wanted=header.model_id)
+
+    def decode_tile(job: tuple[Tile, bytes]) -> tuple[Tile, np.ndarray]:
+        return job[0], decode_tile_payload(model, header.mode, *job)
+
+    with _one_torch_thread():
+        yield from _ordered_map(_in_worker(decode_tile), jobs, workers or default_workers(device))
+
+
+def decode_tile_payload(
+    model: _model.LoadedModel, mode: str, tile: Tile, payload: bytes
+) -> np.ndarray:
+    """The pixels (h, w, bands) of one tile section's payload, checked against the CRC-32
+    the encoder stored: a damaged tile raises, it never yields wrong pixels."""
+    streams = tile_streams(model, mode, tile.height, tile.width)
+    crc, data = _format.unpack_tile(payload, streams)
+    pixels = _decode_tile(model, data, mode, tile)
+    if zlib.crc32(pixels.tobytes()) != crc:
+        msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
+        raise CorruptStreamError(msg)
+    return pixels
 
 
 def _decode_tile(

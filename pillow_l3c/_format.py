@@ -233,3 +233,45 @@ def _read_exact(fp: BinaryIO, size: int, block: int = 1 << 20) -> bytes:
         parts.append(chunk)
         remaining -= len(chunk)
     return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class SectionSpan:
+    """Where one section's payload lies in a file, found without reading it."""
+
+    tag: bytes
+    offset: int
+    length: int
+
+    @property
+    def end(self) -> int:
+        """Where the next section starts (after this one's checksum)."""
+        return self.offset + self.length + _CRC.size
+
+
+def skip_section(fp: BinaryIO, file_size: int) -> SectionSpan:
+    """The span of the section at ``fp``, leaving ``fp`` after its checksum.
+
+    Only its 8-byte head is read: a reader that wants one tile of a large file walks
+    the sections before it this way and never reads their coded data. The length is
+    checked against ``file_size`` before it is used, so a damaged length cannot send
+    the walk past the end. The payload's checksum is checked when it is read."""
+    start = fp.tell()
+    tag, length = _SECTION.unpack(_read_exact(fp, _SECTION.size))
+    offset = start + _SECTION.size
+    if offset + length + _CRC.size > file_size:
+        msg = f"L3C file is truncated: section {tag!r} at byte {start} needs {length} bytes"
+        raise TruncatedFileError(msg)
+    span = SectionSpan(tag, offset, length)
+    fp.seek(span.end)
+    return span
+
+
+def read_section_at(fp: BinaryIO, span: SectionSpan) -> bytes:
+    """The payload of the section at ``span``, checked against its CRC-32."""
+    fp.seek(span.offset - _SECTION.size)
+    tag, payload = _read_section(fp)
+    if tag != span.tag or len(payload) != span.length:
+        msg = "L3C file changed while it was read"
+        raise CorruptStreamError(msg)
+    return payload

@@ -1,0 +1,95 @@
+"""One .l3c file as a lazy ``dask.array``, chunked by its tiles.
+
+    import pillow_l3c.dask_array
+    arr = pillow_l3c.dask_array.open_array("s3://bucket/scan.l3c")
+    arr[10000:10512, 20000:20512].compute()    # decodes the 1 to 4 tiles under it
+
+Each chunk is one tile, decoded by one task with one torch thread, so a Dask
+scheduler's threads (or a cluster's workers) are the parallelism. A task opens the
+file through fsspec, finds its tile by walking the section heads (``_region``), and
+reads only that tile's section; the walk is kept per process and file, so the tiles
+of one file are found once. Needs the ``dask`` extra: ``pip install pillow-l3c[dask]``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from pillow_l3c import _region
+from pillow_l3c._optional import require
+
+_readers: dict[tuple[str, str], _region.TileReader] = {}
+_readers_lock = threading.Lock()
+
+
+def _reader(urlpath: str, storage_options: dict[str, Any]) -> _region.TileReader:
+    """This process's reader of ``urlpath`` (its file stays open for later tiles)."""
+    fsspec = require("fsspec")
+    key = (urlpath, repr(sorted(storage_options.items())))
+    with _readers_lock:
+        reader = _readers.get(key)
+        if reader is None:
+            fp = fsspec.open(urlpath, "rb", **storage_options).open()
+            reader = _readers[key] = _region.TileReader(fp)
+        return reader
+
+
+class _TileSource:
+    """What ``dask.array.from_array`` slices: shape, dtype and ``__getitem__`` by tile.
+    It holds only the URL and options, so it pickles to any worker."""
+
+    def __init__(self, urlpath: str, storage_options: dict[str, Any], device: str | None) -> None:
+        self.urlpath, self.storage_options, self.device = urlpath, storage_options, device
+        self.header = header = _reader(urlpath, storage_options).header
+        self.shape: tuple[int, ...] = (header.height, header.width) + (
+            (header.planes,) if header.planes > 1 else ()
+        )
+        self.dtype = np.dtype(np.uint8)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        rows, cols = key[0], key[1]
+        y0, y1, _ = rows.indices(self.shape[0])
+        x0, x1, _ = cols.indices(self.shape[1])
+        reader = _reader(self.urlpath, self.storage_options)
+        pixels = reader.read((x0, y0, x1, y1), self.device, workers=1)
+        if self.ndim == 2:
+            return pixels[:, :, 0]
+        return pixels[:, :, key[2]] if len(key) > 2 else pixels
+
+
+def open_array(
+    urlpath: str,
+    device: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> Any:
+    """The pixels of the .l3c file at ``urlpath`` (a path or fsspec URL) as a lazy
+    ``dask.array.Array`` of uint8, (height, width) for grey, else (height, width,
+    bands), one chunk per tile. Nothing is decoded until a chunk is computed.
+
+    Pillow's decompression-bomb limit does not apply: memory is bounded by the chunks
+    a computation holds, not by the image."""
+    da = require("dask.array", extra="dask")
+    source = _TileSource(urlpath, storage_options or {}, device)
+    header = source.header
+    t = header.tile_size
+    chunks: list[tuple[int, ...]] = [
+        tuple(min(t, header.height - y) for y in range(0, header.height, t)),
+        tuple(min(t, header.width - x) for x in range(0, header.width, t)),
+    ]
+    if source.ndim == 3:
+        chunks.append((header.planes,))
+    reader = _reader(urlpath, source.storage_options)
+    name = "l3c-" + da.core.tokenize(urlpath, header.pack(), reader.file_size)
+    return da.from_array(
+        source,
+        chunks=tuple(chunks),
+        name=name,
+        asarray=False,
+        fancy=False,
+        lock=False,
+        meta=np.empty((0,) * source.ndim, dtype=np.uint8),
+    )
