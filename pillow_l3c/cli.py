@@ -202,6 +202,17 @@ class _ChildError(Exception):
 
 
 def _code_files(args: argparse.Namespace) -> int:
+    if args.scheduler:
+        from pillow_l3c import cluster
+        from pillow_l3c._optional import MissingDependencyError
+
+        try:
+            return cluster.run_cli(args)
+        except MissingDependencyError as e:
+            print(f"l3c: error: --scheduler: {e}", file=sys.stderr)
+            return 1
+    args.inputs = [Path(p) for p in args.inputs]
+    args.output = Path(args.output) if args.output is not None else None
     encoding = args.command == "encode"
     suffix, job = (".l3c", _encode_one) if encoding else (".png", _decode_one)
     pairs = _jobs(args.inputs, args.output, suffix)
@@ -250,14 +261,26 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("encode", "images to .l3c"), ("decode", ".l3c to images")):
         s = sub.add_parser(name, help=help_)
-        s.add_argument("inputs", nargs="+", type=Path)
-        s.add_argument("-o", "--output", type=Path, help="file (one input) or folder")
+        s.add_argument("inputs", nargs="+", help="files or folders (with --scheduler: URLs)")
+        s.add_argument("-o", "--output", help="file (one input) or folder")
         s.add_argument("--device", help='"cpu" (default) or "cuda"')
         s.add_argument("-j", "--jobs", type=int, help="processes for many files (default: cores)")
         s.add_argument("-f", "--force", action="store_true", help="recode up-to-date outputs")
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "encode":
             s.add_argument("-m", "--model", help="model name (l3c models; default: the best)")
+        s.add_argument(
+            "--scheduler",
+            metavar="ADDRESS",
+            help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes "
+            "here; inputs and -o are then fsspec URLs (needs pillow-l3c[dask])",
+        )
+        s.add_argument(
+            "--manifest",
+            metavar="URL",
+            help="with --scheduler: the run's manifest, .csv or .parquet "
+            "(default: OUT/l3c-encode-manifest.csv or l3c-decode-...)",
+        )
     s = sub.add_parser("info", help="header of .l3c files")
     s.add_argument("inputs", nargs="+", type=Path)
     sub.add_parser("models", help="the available models, their bpsp and speed")

@@ -1,0 +1,348 @@
+"""Many files on a Dask cluster: one task per file, wherever Dask reaches.
+
+    from dask.distributed import Client
+    from pillow_l3c.cluster import code_files
+    results = code_files(Client("tcp://scheduler:8786"), ["s3://raw/2024/"], "s3://l3c/2024/")
+
+Sources and destinations are fsspec URLs (local paths, ``memory://``, ``s3://`` with
+s3fs, ...), so that workers on other machines read and write shared storage. The
+rules are those of ``l3c encode DIR -o OUT`` on one machine:
+
+- one task per file; a file that fails (unreadable, a mode L3C refuses) is recorded
+  with its error and the others go on. A worker that dies has its tasks run again
+  elsewhere (Dask reschedules them; ``retries`` covers errors raised on the way);
+- an output appears only when complete (written under a temporary name, then moved),
+  and a rerun skips every output that exists and is not older than its source;
+- a task codes its file's tiles with ``threads`` torch threads (default one), so the
+  worker's own threads are the parallelism and nothing is oversubscribed;
+- the run's manifest (CSV, or Parquet through pyarrow for a ``.parquet`` URL) has one
+  row per file: source, output, pixels, bytes, bpsp, seconds, status and error.
+
+Needs the ``dask`` extra: ``pip install pillow-l3c[dask]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from pillow_l3c import _format
+from pillow_l3c._optional import require
+from pillow_l3c._suffixes import IMAGE_SUFFIXES
+
+ENCODE, DECODE = "encode", "decode"
+
+
+@dataclass
+class FileResult:
+    """One row of a run's manifest. ``status``: "done", "skipped" (an earlier run's
+    output is complete) or "error" (``error`` says why)."""
+
+    source: str
+    output: str
+    pixels: int = 0
+    bytes: int = 0
+    bpsp: float = 0.0
+    seconds: float = 0.0
+    status: str = "done"
+    error: str = ""
+
+
+MANIFEST_FIELDS = [f.name for f in fields(FileResult)]
+
+
+def plan(
+    sources: Sequence[str],
+    dest: str,
+    direction: str = ENCODE,
+    storage_options: dict[str, Any] | None = None,
+) -> list[tuple[str, str]]:
+    """(source URL, output URL) for every file: a folder stands for the images (or,
+    decoding, the .l3c files) under it, mirrored under ``dest``; a file goes to
+    ``dest`` by its name."""
+    url_to_fs = require("fsspec.core").url_to_fs
+    wanted = IMAGE_SUFFIXES if direction == ENCODE else frozenset({".l3c"})
+    suffix = ".l3c" if direction == ENCODE else ".png"
+    dest = dest.rstrip("/")
+    pairs: list[tuple[str, str]] = []
+    for source in sources:
+        fs, root = url_to_fs(source, **(storage_options or {}))
+        if fs.isdir(root):
+            root = root.rstrip("/")
+            for path in sorted(fs.find(root)):
+                if posixpath.splitext(path)[1].lower() in wanted:
+                    relative = posixpath.splitext(path[len(root) + 1 :])[0]
+                    pairs.append((fs.unstrip_protocol(path), f"{dest}/{relative}{suffix}"))
+        else:  # a file; a missing one becomes its row's error
+            stem = posixpath.splitext(posixpath.basename(root))[0]
+            pairs.append((fs.unstrip_protocol(root), f"{dest}/{stem}{suffix}"))
+    return pairs
+
+
+def code_file(
+    source: str,
+    output: str,
+    direction: str = ENCODE,
+    model: str | None = None,
+    device: str | None = None,
+    threads: int = 1,
+    force: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> FileResult:
+    """Code one file (a task on a worker); every error becomes the result's ``error``."""
+    from fsspec.core import url_to_fs
+
+    start = time.perf_counter()
+    result = FileResult(source, output)
+    try:
+        src_fs, src = url_to_fs(source, **(storage_options or {}))
+        dst_fs, dst = url_to_fs(output, **(storage_options or {}))
+        coded_fs, coded = (dst_fs, dst) if direction == ENCODE else (src_fs, src)
+        if not force and _complete(src_fs, src, dst_fs, dst):
+            result.status = "skipped"
+        else:
+            data = src_fs.cat_file(src)
+            code = _encode if direction == ENCODE else _decode
+            _write_complete(dst_fs, dst, code(data, model, device, threads))
+        result.bytes = dst_fs.size(dst)
+        header = _format.parse_header(coded_fs.cat_file(coded, 0, _format.HEADER_BYTES))
+        result.pixels = header.width * header.height
+        if direction == ENCODE:
+            result.bpsp = result.bytes * 8 / (result.pixels * header.planes)
+    except Exception as e:  # a task never fails: its row says why
+        result.status, result.error = "error", f"{type(e).__name__}: {e}"
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def _encode(data: bytes, model: str | None, device: str | None, threads: int) -> bytes:
+    from PIL import Image, UnidentifiedImageError
+
+    out = io.BytesIO()
+    try:
+        im = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:
+        msg = "cannot identify image file (not an image that Pillow reads)"
+        raise UnidentifiedImageError(msg) from None
+    with im:
+        im.save(out, "L3C", model=model, device=device, workers=threads)
+    return out.getvalue()
+
+
+def _decode(data: bytes, model: str | None, device: str | None, threads: int) -> bytes:
+    """PNG bytes of an .l3c file, its metadata kept as ``l3c decode`` keeps it (``model``
+    is unused: the file names its own)."""
+    from PIL import Image
+
+    from pillow_l3c import _codec
+
+    with Image.open(io.BytesIO(data), formats=["L3C"]) as im:
+        header, pixels = _codec.decode(data, device, threads)
+        decoded = Image.frombytes(header.mode, (header.width, header.height), pixels.tobytes())
+        decoded.info = dict(im.info)
+    out = io.BytesIO()
+    decoded.save(out, "PNG")
+    return out.getvalue()
+
+
+def _complete(src_fs: Any, src: str, dst_fs: Any, dst: str) -> bool:
+    """An earlier run's output: present (outputs appear only when complete) and, where
+    the filesystems tell times, not older than its source."""
+    if not dst_fs.exists(dst):
+        return False
+    try:
+        return dst_fs.modified(dst) >= src_fs.modified(src)
+    except (NotImplementedError, OSError, TypeError):
+        return True
+
+
+def _write_complete(fs: Any, path: str, data: bytes) -> None:
+    """Write under a temporary name beside ``path``, then move it into place."""
+    parent, _, name = path.rpartition("/")
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.partial" if parent else f".{name}.partial"
+    fs.pipe_file(tmp, data)
+    try:
+        fs.mv(tmp, path)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp)
+
+
+def code_files(
+    client: Any,
+    sources: Sequence[str],
+    dest: str,
+    direction: str = ENCODE,
+    model: str | None = None,
+    device: str | None = None,
+    threads: int = 1,
+    force: bool = False,
+    manifest: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    retries: int = 2,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Code every file of ``sources`` into ``dest`` on ``client``'s cluster, one task
+    per file, and return one result per file in plan order; write them to
+    ``manifest`` (a URL) when given. ``on_result`` sees each result as it arrives."""
+    distributed = require("dask.distributed")
+    if direction not in (ENCODE, DECODE):
+        msg = f"direction must be {ENCODE!r} or {DECODE!r}, not {direction!r}"
+        raise ValueError(msg)
+    pairs = plan(sources, dest, direction, storage_options)
+    if model is not None and direction == ENCODE:
+        from pillow_l3c import _model
+
+        _model.find(model)  # an unknown name fails once, before any task
+    futures = [
+        client.submit(
+            code_file,
+            src,
+            dst,
+            direction,
+            model,
+            device,
+            threads,
+            force,
+            storage_options,
+            key=f"l3c-{direction}-{uuid.uuid4().hex}",
+            retries=retries,
+        )
+        for src, dst in pairs
+    ]
+    order = {f.key: i for i, f in enumerate(futures)}
+    results: list[FileResult | None] = [None] * len(futures)
+    try:
+        for future in distributed.as_completed(futures):
+            i = order[future.key]
+            try:
+                result = future.result()
+            except Exception as e:  # e.g. KilledWorker: the file killed its workers
+                result = FileResult(*pairs[i], status="error", error=f"{type(e).__name__}: {e}")
+            results[i] = result
+            if on_result is not None:
+                on_result(result)
+    except BaseException:
+        client.cancel(futures)
+        raise
+    done = [r for r in results if r is not None]
+    if manifest:
+        write_manifest(done, manifest, storage_options)
+    return done
+
+
+def write_manifest(
+    results: Sequence[FileResult], url: str, storage_options: dict[str, Any] | None = None
+) -> None:
+    """One row per file: Parquet (pyarrow) when ``url`` ends in .parquet, else CSV."""
+    fsspec = require("fsspec")
+    rows = [asdict(r) for r in results]
+    if url.endswith(".parquet"):
+        pa = require("pyarrow", extra="dask")
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pylist(rows) if rows else pa.table({k: [] for k in MANIFEST_FIELDS})
+        with fsspec.open(url, "wb", **(storage_options or {})) as f:
+            pq.write_table(table, f)
+        return
+    with fsspec.open(url, "w", newline="", **(storage_options or {})) as f:
+        writer = csv.DictWriter(f, fieldnames=MANIFEST_FIELDS)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_manifest(url: str, storage_options: dict[str, Any] | None = None) -> list[FileResult]:
+    """The rows of a manifest written by ``write_manifest`` (CSV or Parquet)."""
+    fsspec = require("fsspec")
+    if url.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        with fsspec.open(url, "rb", **(storage_options or {})) as f:
+            rows = pq.read_table(f).to_pylist()
+    else:
+        with fsspec.open(url, "r", newline="", **(storage_options or {})) as f:
+            rows = list(csv.DictReader(f))
+    return [
+        FileResult(
+            r["source"],
+            r["output"],
+            int(r["pixels"]),
+            int(r["bytes"]),
+            float(r["bpsp"]),
+            float(r["seconds"]),
+            r["status"],
+            r["error"] or "",
+        )
+        for r in rows
+    ]
+
+
+def connect(address: str) -> Any:
+    """A Client for ``address``: a scheduler (``tcp://host:8786``), or ``local`` /
+    ``local:N`` for a cluster of N worker processes on this machine."""
+    distributed = require("dask.distributed")
+    if address == "local" or address.startswith("local:"):
+        workers = int(address.partition(":")[2] or 0) or None
+        cluster = distributed.LocalCluster(n_workers=workers, processes=True)
+        return distributed.Client(cluster)
+    return distributed.Client(address)
+
+
+def run_cli(args: Any) -> int:
+    """``l3c encode|decode ... --scheduler ADDRESS``: the run on a cluster, one line per
+    file as the local mode prints, errors on stderr, exit status 1 if any file failed."""
+    import sys
+
+    from tqdm import tqdm
+
+    if args.output is None:
+        print("l3c: error: --scheduler needs -o/--output (a folder URL)", file=sys.stderr)
+        return 1
+    direction = args.command
+    manifest = args.manifest or f"{args.output.rstrip('/')}/l3c-{direction}-manifest.csv"
+    failures = 0
+
+    def show(r: FileResult) -> None:
+        nonlocal failures
+        if r.status == "error":
+            failures += 1
+            tqdm.write(f"l3c: error: {r.source}: {r.error}", file=sys.stderr)
+        elif r.status == "skipped":
+            bar.set_postfix_str("skipped up-to-date outputs")
+        else:
+            bpsp = f" ({r.bpsp:.3f} bpsp)" if direction == ENCODE else ""
+            tqdm.write(f"{r.source} -> {r.output}{bpsp}", file=sys.stdout)
+        bar.update()
+
+    with connect(args.scheduler) as client:
+        if not args.quiet:
+            print(f"l3c: {client.dashboard_link or args.scheduler}", file=sys.stderr)
+        bar = tqdm(unit="file", disable=args.quiet, file=sys.stderr)
+        try:
+            code_files(
+                client,
+                args.inputs,
+                args.output,
+                direction,
+                model=getattr(args, "model", None),
+                device=args.device,
+                force=args.force,
+                manifest=manifest,
+                on_result=show,
+            )
+        except ValueError as e:  # an unknown model name
+            print(f"l3c: error: {e}", file=sys.stderr)
+            return 1
+        finally:
+            bar.close()
+    if not args.quiet:
+        print(f"l3c: manifest {manifest}", file=sys.stderr)
+    return 1 if failures else 0

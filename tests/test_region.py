@@ -1,0 +1,122 @@
+"""Partial decoding: Image.crop before load and the lazy dask array read only the
+tiles under the region (counted by a spy on the tile decoder)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import dask
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_l3c  # noqa: F401  (registers L3C)
+from pillow_l3c import _codec, dask_array
+
+TILE = 64  # storm (256x192) in 4 x 3 tiles
+
+
+@pytest.fixture
+def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The index of every tile decoded from now on."""
+    seen: list[int] = []
+    real = _codec.decode_tile_payload
+
+    def spy(model, mode, tile, payload):
+        seen.append(tile.index)
+        return real(model, mode, tile, payload)
+
+    monkeypatch.setattr(_codec, "decode_tile_payload", spy)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def storm_file(storm: np.ndarray, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("region") / "storm.l3c"
+    Image.fromarray(storm).save(path, tile_size=TILE)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("box", "tiles"),
+    [
+        ((70, 10, 130, 60), [1, 2]),  # inside one row of tiles, across a column edge
+        ((60, 60, 70, 70), [0, 1, 4, 5]),  # the corner of four tiles
+        ((-5, -7, 20, 30), [0]),  # past the top-left: Pillow fills with zeros
+        ((250, 180, 270, 200), [11]),  # past the bottom-right
+        ((3.4, 2.6, 99.5, 50.2), [0, 1]),  # fractional: Pillow rounds
+        ((300, 10, 310, 20), []),  # outside the image
+        ((10, 10, 10, 30), []),  # empty
+    ],
+)
+def test_crop_before_load_decodes_only_the_tiles_under_the_box(
+    storm: np.ndarray, storm_file: Path, decoded: list[int], box: tuple, tiles: list[int]
+) -> None:
+    with Image.open(storm_file) as im:
+        part = im.crop(box)
+        assert sorted(decoded) == tiles
+        assert im.tile, "the image itself stays unloaded"
+        assert part.info["model_id"] == im.info["model_id"]
+    expected = Image.fromarray(storm).crop(box)
+    assert (part.mode, part.size) == (expected.mode, expected.size)
+    assert part.tobytes() == expected.tobytes()
+
+
+def test_crop_after_load_and_inverted_boxes_are_pillows(storm_file: Path) -> None:
+    with Image.open(storm_file) as im:
+        with pytest.raises(ValueError, match="Coordinate 'right' is less than 'left'"):
+            im.crop((20, 0, 10, 5))
+        im.load()
+        assert im.crop((0, 0, 5, 5)).size == (5, 5)
+
+
+def test_crop_of_a_damaged_tile_raises(storm: np.ndarray, decoded: list[int]) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(storm).save(buf, "L3C", tile_size=TILE)
+    data = bytearray(buf.getvalue())
+    data[-100] ^= 0x10  # inside the last tile's coded data
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        np.testing.assert_array_equal(np.asarray(im.crop((0, 0, 64, 64))), storm[:64, :64])
+        with pytest.raises(OSError, match=r"section b'TILE' checksum mismatch"):
+            im.crop((200, 150, 256, 192))
+    assert decoded == [0]
+
+
+def test_lazy_array_decodes_only_the_tiles_it_computes(
+    storm: np.ndarray, storm_file: Path, decoded: list[int]
+) -> None:
+    arr = dask_array.open_array(str(storm_file))
+    assert arr.shape == storm.shape
+    assert arr.dtype == np.uint8
+    assert arr.chunks == ((64, 64, 64), (64, 64, 64, 64), (3,))
+    assert decoded == []  # opening decodes nothing
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(arr[70:100, 130:140].compute(), storm[70:100, 130:140])
+        assert decoded == [6]
+        decoded.clear()
+        np.testing.assert_array_equal(arr[60:70, 60:70, 1].compute(), storm[60:70, 60:70, 1])
+        assert sorted(decoded) == [0, 1, 4, 5]
+    decoded.clear()
+    np.testing.assert_array_equal(arr.compute(scheduler="threads"), storm)
+    assert sorted(decoded) == list(range(12))
+
+
+def test_lazy_array_of_grey_is_two_dimensional(storm: np.ndarray, tmp_path: Path) -> None:
+    grey = np.asarray(Image.fromarray(storm).convert("L"))
+    Image.fromarray(grey).save(tmp_path / "g.l3c", tile_size=TILE)
+    arr = dask_array.open_array(f"file://{tmp_path / 'g.l3c'}")
+    assert arr.shape == grey.shape
+    np.testing.assert_array_equal(arr[100:150, 10:200].compute(), grey[100:150, 10:200])
+
+
+def test_lazy_array_of_a_truncated_file_raises_when_the_missing_tile_is_read(
+    storm: np.ndarray, tmp_path: Path
+) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(storm).save(buf, "L3C", tile_size=TILE)
+    (tmp_path / "cut.l3c").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    arr = dask_array.open_array(str(tmp_path / "cut.l3c"))
+    np.testing.assert_array_equal(arr[:64, :64].compute(), storm[:64, :64])
+    with pytest.raises(OSError, match="L3C file is truncated: section b'TILE' at byte"):
+        arr[150:, 200:].compute()
