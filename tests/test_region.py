@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 import pillow_l3c  # noqa: F401  (registers L3C)
-from pillow_l3c import _codec, dask_array
+from pillow_l3c import _codec, _format, _region, dask_array
 
 TILE = 64  # storm (256x192) in 4 x 3 tiles
 
@@ -120,3 +120,31 @@ def test_lazy_array_of_a_truncated_file_raises_when_the_missing_tile_is_read(
     np.testing.assert_array_equal(arr[:64, :64].compute(), storm[:64, :64])
     with pytest.raises(OSError, match="L3C file is truncated: section b'TILE' at byte"):
         arr[150:, 200:].compute()
+
+
+class _CountingFile(io.BytesIO):
+    """A file that counts the bytes read from it."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        out = super().read(size)
+        self.bytes_read += len(out)
+        return out
+
+
+def test_one_tile_reads_the_section_heads_before_it_and_its_own_section_only(
+    storm: np.ndarray, storm_file: Path
+) -> None:
+    data = storm_file.read_bytes()
+    f = _CountingFile(data)
+    reader = _region.TileReader(f)
+    last = reader.tile(2, 3)
+    np.testing.assert_array_equal(reader.read((192, 128, 256, 192)), storm[128:, 192:])
+    read = f.bytes_read
+    section = 8 + len(reader.payload(last)) + 4  # its head, payload and CRC
+    heads = 8 * (last.index + 1)  # the walk: the heads of the 11 tiles before it and its own
+    assert read == _format.HEADER_BYTES + heads + section
+    assert read < len(data) // 5
