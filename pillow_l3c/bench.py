@@ -45,6 +45,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from pillow_l3c._suffixes import IMAGE_SUFFIXES
+
 BASELINES: dict[str, str] = {
     "png": "PNG (optimize)",
     "webp": "WebP lossless (m6)",
@@ -79,9 +81,6 @@ _IMAGECODECS_FEATURE = {
     "jxl-e7": "JPEGXL",
     "jxl-e9": "JPEGXL",
 }
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".ppm", ".pnm"}
-)
 MIB = 1024 * 1024
 
 Encoder = Callable[[np.ndarray], bytes]

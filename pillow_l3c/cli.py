@@ -36,6 +36,7 @@ from tqdm import tqdm
 import pillow_l3c
 from pillow_l3c import _format, bench
 from pillow_l3c._codec import default_workers
+from pillow_l3c._suffixes import IMAGE_SUFFIXES
 
 # Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
 # all 12 photos, this project's 2-core CPU, every model in the same run. Keyed by the
@@ -44,8 +45,6 @@ MODEL_FIGURES = {
     "c3bed536": "val 3.268 bpsp, encode 1.32 s/MP, decode 1.24 s/MP",  # l3c-small
     "fd15d24c": "val 2.242 bpsp, encode 1.47 s/MP, decode 1.03 s/MP",  # poly-small
 }
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
 
 
 def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
