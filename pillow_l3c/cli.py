@@ -35,8 +35,8 @@ from tqdm import tqdm
 
 import pillow_l3c
 from pillow_l3c import _format, bench
-from pillow_l3c._codec import default_workers
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
+from pillow_l3c._threads import default_workers
 
 # Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
 # all 12 photos, this project's 2-core CPU, every model in the same run. Keyed by the
