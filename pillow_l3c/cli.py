@@ -34,7 +34,7 @@ from PIL import Image
 from tqdm import tqdm
 
 import pillow_l3c
-from pillow_l3c import _format, bench
+from pillow_l3c import _format
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c._threads import default_workers
 
@@ -264,8 +264,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+", type=Path)
     s.add_argument("--device")
     s.add_argument("-m", "--model", help="model name (l3c models)")
+    from pillow_l3c import _bench_args  # the options only: the benchmark loads for `l3c bench`
+
     s = sub.add_parser("bench", help="L3C against PNG, WebP, JPEG 2000 and JPEG XL")
-    bench.add_arguments(s)
+    _bench_args.add_arguments(s)
     return p
 
 
@@ -278,6 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compare":
         return _run(args.inputs, lambda p: _compare(p, args.device, args.model), progress=True)
     if args.command == "bench":
+        from pillow_l3c import bench
+
         return bench.run(args)
     return _code_files(args)
 
