@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -37,14 +38,6 @@ import pillow_l3c
 from pillow_l3c import _format
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c._threads import default_workers
-
-# Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
-# all 12 photos, this project's 2-core CPU, every model in the same run. Keyed by the
-# model id's first 8 hex digits: figures belong to one file, not to a name.
-MODEL_FIGURES = {
-    "c3bed536": "val 3.268 bpsp, encode 1.32 s/MP, decode 1.24 s/MP",  # l3c-small
-    "fd15d24c": "val 2.242 bpsp, encode 1.47 s/MP, decode 1.03 s/MP",  # poly-small
-}
 
 
 def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
@@ -145,12 +138,34 @@ def _models() -> int:
     from pillow_l3c import _model
 
     default = _model.weights_path()
+    figures = _model_figures()
     for f in _model.model_files():
         mark = " (default)" if f.path == default else ""
         model_id = _model.model_id(f.path).hex()
-        card = MODEL_FIGURES.get(model_id[:8], "not measured")
+        card = figures.get(model_id[: _model.ID_IN_NAME], "not measured")
         print(f"{f.name}{mark}  id {model_id}  {card}")
     return 0
+
+
+def _model_figures() -> dict[str, str]:
+    """Each measured model's figures, keyed by its id's first hex digits.
+
+    They live in ``weights/figures.json``, installed beside the models, so that a
+    retrained model's figures change with its file rather than in this code.
+    """
+    from importlib import resources
+
+    try:
+        text = (resources.files("pillow_l3c.weights") / "figures.json").read_text()
+    except FileNotFoundError:
+        return {}
+    return {
+        prefix: (
+            f"val {m['val_bpsp']:.3f} bpsp, encode {m['encode_s_per_mp']:.2f} s/MP, "
+            f"decode {m['decode_s_per_mp']:.2f} s/MP"
+        )
+        for prefix, m in json.loads(text)["models"].items()
+    }
 
 
 def _compare(path: Path, device: str | None, model: str | None = None) -> str:
