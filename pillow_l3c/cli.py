@@ -41,8 +41,11 @@ from pillow_l3c._threads import default_workers
 
 
 def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
-    """Source -> target for every file to code; a folder stands for the files in it
-    (images to encode, .l3c files to decode), mirrored under ``out``."""
+    """Source -> target for every file to code.
+
+    A folder stands for the files in it (images to encode, .l3c files to decode),
+    mirrored under ``out``.
+    """
     wanted = {".l3c"} if suffix != ".l3c" else IMAGE_SUFFIXES
     pairs: dict[Path, Path] = {}
     for item in inputs:
@@ -61,8 +64,11 @@ def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, P
 
 
 def _up_to_date(src: Path, dst: Path) -> bool:
-    """An output from an earlier run: complete (outputs appear only by rename) and newer
-    than its input."""
+    """Whether ``dst`` is an output of an earlier run that needs no recoding.
+
+    Outputs appear only by rename, so one that exists is complete; it is current when
+    it is newer than its input.
+    """
     try:
         return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
     except OSError:
@@ -260,6 +266,11 @@ def _code_files(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``l3c`` command's parser, apart from ``main`` so that tests parse without running.
+
+    The bench options come from ``_bench_args``, not from the benchmark, which is
+    imported only when ``l3c bench`` runs.
+    """
     p = argparse.ArgumentParser(prog="l3c", description="L3C learned lossless image codec")
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("encode", "images to .l3c"), ("decode", ".l3c to images")):
@@ -287,6 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``l3c`` command; the exit status (0, or 1 after any error).
+
+    Errors are reported one line each and the other inputs still processed, so the
+    status is the way a script learns that some file failed.
+    """
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return _run(args.inputs, _info, progress=False)

@@ -78,8 +78,11 @@ def worker(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def find_images(folder: Path, limit: int = 0) -> list[Path]:
-    """The images directly in ``folder`` (not its subfolders), by name; the first
-    ``limit`` when it is positive."""
+    """The images directly in ``folder``, by name; the first ``limit`` when positive.
+
+    Subfolders are left out, unlike ``l3c encode``'s: a benchmark's set is one flat
+    folder, and a chart or report written beside it must not become a photo.
+    """
     paths = sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
     )
@@ -186,6 +189,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m pillow_l3c.bench``: the benchmark, or with ``--worker SPEC`` one child.
+
+    The children are started through this same entry point so that they import this
+    package exactly as the parent does, even from an uninstalled checkout.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["--worker"] and len(argv) == 2:
         return child.main(argv[1], codec_functions)

@@ -1,5 +1,7 @@
-"""``python -m pillow_l3c.bench``: the same benchmark as ``l3c bench``, and the entry
-point of its measuring children (``--worker SPEC``)."""
+"""``python -m pillow_l3c.bench``: the same benchmark as ``l3c bench``.
+
+It is also how the benchmark starts its measuring children (``--worker SPEC``).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
-"""One measured call in a child process of ``l3c bench``: the time and memory of one
-encode or decode of one image by one codec.
+"""One measured call in a child process of ``l3c bench``.
+
+The time and memory of one encode or decode of one image by one codec.
 
 Peak memory is a property of a process, so each (image, codec, direction) runs in a
 fresh interpreter. The child warms the codec up on an 8x8 image (for L3C this loads
@@ -162,8 +163,11 @@ def measure(spec: dict[str, Any], adapters: CodecFunctions = codec_functions) ->
 
 
 def main(spec_path: str, adapters: CodecFunctions = codec_functions) -> int:
-    """Measure the job described in the JSON file ``spec_path`` and write its result
-    (or its error) where the spec says: the parent reads it from there."""
+    """Measure the job described in the JSON file ``spec_path``; always 0.
+
+    The result, or the error that stopped it, goes to the file the spec names: the
+    parent reads it from there, so that a codec's failure is a report, not a crash.
+    """
     spec = json.loads(Path(spec_path).read_text())
     try:
         result = measure(spec, adapters)

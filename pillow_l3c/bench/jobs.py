@@ -62,14 +62,17 @@ class Result:
 
     @property
     def ok(self) -> bool:
+        """Whether this result may enter the aggregates: no error and an exact decode."""
         return self.error is None and self.exact is True
 
     @property
     def megapixels(self) -> float:
+        """The image's size in megapixels, the unit of the speed figures."""
         return self.width * self.height / 1e6
 
     @property
     def subpixels(self) -> int:
+        """Sub-pixels coded (three per pixel: every codec gets RGB), the unit of bpsp."""
         return self.width * self.height * 3
 
 
@@ -82,6 +85,12 @@ def measure(
     workdir: Path,
     args: argparse.Namespace,
 ) -> Result:
+    """Encode, then decode, ``image`` with ``codec``, each in a child of its own.
+
+    The decode runs only on the encode's stream, and the stream is deleted after it, so
+    the work folder never holds more than one image's streams; a failure of either
+    side becomes the Result's error and the run goes on.
+    """
     h, w = shape
     r = Result(image=image, codec=codec, width=w, height=h)
     base = {

@@ -83,6 +83,11 @@ def _ratio(s: dict[str, Any], key: str) -> str:
 
 
 def summary_table(summary: dict[str, dict[str, Any]]) -> str:
+    """One row per codec: bits, speed and memory, each also relative to PNG.
+
+    PNG is the reference that every reader has, so each ratio answers "how much better
+    than what I use now" on the images both coded.
+    """
     header = [
         "codec",
         "images",
@@ -123,6 +128,7 @@ def summary_table(summary: dict[str, dict[str, Any]]) -> str:
 
 
 def per_image_table(results: Sequence[Result]) -> str:
+    """One row per image and codec, to see where a codec wins or loses (``--per-image``)."""
     header = [
         "image",
         "size",
@@ -156,7 +162,7 @@ def per_image_table(results: Sequence[Result]) -> str:
 
 
 def write_chart(summary: dict[str, dict[str, Any]], path: Path, title: str) -> bool:
-    """bpsp against encode time, one labelled point per codec. False if nothing to plot.
+    """Plot bpsp against encode time, one labelled point per codec; False if none.
 
     Uses matplotlib's object API with the Agg canvas, never pyplot, so that the global
     backend of a process that imported this module is left alone.
@@ -206,6 +212,11 @@ def json_report(
     results: Sequence[Result],
     summary: dict[str, Any],
 ) -> dict[str, Any]:
+    """Everything measured, with the machine and library versions that produced it.
+
+    Figures without their machine cannot be compared later; the report carries both,
+    so that a run's JSON can stand as the record the docs quote.
+    """
     meta: dict[str, Any] = {
         "folder": str(args.folder),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
