@@ -32,9 +32,11 @@ __all__ = [
 
 
 def configure(device: str | None = None, workers: int | None = None) -> None:
-    """Choose the device ("cpu", "cuda") on which ``Image.open(...).load()`` and
-    ``imageio`` reads decode, and how many tiles they decode at once (default: one per
-    core)."""
+    """Choose how ``Image.open(...).load()`` and imageio reads decode.
+
+    Those calls take no codec options, so the device ("cpu", "cuda") and the number
+    of tiles decoded at once (default: one per core) are set here, for the process.
+    """
     _settings.decoding.device = device
     _settings.decoding.workers = workers
 

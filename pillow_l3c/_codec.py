@@ -16,20 +16,19 @@ coupled to the planes before it.
 from __future__ import annotations
 
 import io
-import os
-import threading
 import zlib
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
 from pillow_l3c import _format, _model, _polyphase
 from pillow_l3c._format import Header, Tile
+from pillow_l3c._threads import default_workers
+from pillow_l3c._threads import in_worker as _in_worker
+from pillow_l3c._threads import one_torch_thread as _one_torch_thread
+from pillow_l3c._threads import ordered_map as _ordered_map
 from pillow_l3c.errors import CorruptStreamError
 
 if TYPE_CHECKING:
@@ -41,9 +40,6 @@ PAD_MULTIPLE = _format.TILE_MULTIPLE
 # "Tiles"): L3C decodes 35% faster with 256 than 512 for +0.4% bits; a polyphase
 # model's 512-pixel tiles cost 0.9% fewer bits than 256 for about 7% more decode time.
 DEFAULT_TILE = {"l3c": 256, "polyphase": 512}
-
-T = TypeVar("T")
-R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -109,90 +105,6 @@ def _integers(
     if model.exact:
         return tuple(t.t().contiguous().cpu().numpy() for t in mixture)  # type: ignore[return-value]
     return quantize_mixture(*mixture)
-
-
-# --- threads -------------------------------------------------------------------------
-
-_threads_lock = threading.Lock()
-_threads_users = 0
-_threads_saved = 1
-_precision_saved = "highest"
-
-
-@contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    """Run torch ops with one intra-op thread, in full float32 precision, for the
-    duration of a codec call.
-
-    Tiles supply the parallelism, and a kernel's result can depend on how many threads
-    split it (measured: the probability head's 1x1 convolution differs in its 6th
-    digit between 1 and 2 threads), so a fixed count of one keeps files decodable
-    whatever the worker count. The caller's setting is restored when the last
-    concurrent codec call ends.
-    """
-    import torch
-
-    global _threads_users, _threads_saved, _precision_saved
-    with _threads_lock:
-        if _threads_users == 0:
-            _threads_saved = torch.get_num_threads()
-            torch.set_num_threads(1)
-            # Full float32 precision: a caller's "medium" would let oneDNN round the
-            # exact model's integer sums to bfloat16.
-            _precision_saved = torch.get_float32_matmul_precision()
-            torch.set_float32_matmul_precision("highest")
-        _threads_users += 1
-    try:
-        yield
-    finally:
-        with _threads_lock:
-            _threads_users -= 1
-            if _threads_users == 0:
-                torch.set_num_threads(_threads_saved)
-                torch.set_float32_matmul_precision(_precision_saved)
-
-
-def _in_worker(fn: Callable[[T], R]) -> Callable[[T], R]:
-    """``fn`` for a pool thread: one torch thread (OpenMP keeps the count per thread),
-    no autograd, and no TorchScript profiling (the profiling executor re-optimizes for
-    every new shape, which doubled the time of a one-off encode)."""
-
-    def run(item: T) -> R:
-        import torch
-
-        torch.set_num_threads(1)
-        with torch.inference_mode(), torch.jit.optimized_execution(False):
-            return fn(item)
-
-    return run
-
-
-def default_workers(device: str | None = None) -> int:
-    """One worker per core the process may use; two on a GPU, so that the CPU coder of
-    one tile overlaps the network of the next."""
-    if device and device.startswith("cuda"):
-        return 2
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """fn over items on ``workers`` threads, results in order, at most 2 x workers in flight
-    (so memory stays bounded by tiles, not by the image). One worker runs in the
-    calling thread: a pool for a single tile costs more than small images take."""
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="l3c")
-    pending: deque[Future[R]] = deque()
-    try:
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- encoding ------------------------------------------------------------------------

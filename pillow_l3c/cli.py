@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -34,23 +35,17 @@ from PIL import Image
 from tqdm import tqdm
 
 import pillow_l3c
-from pillow_l3c import _format, bench
-from pillow_l3c._codec import default_workers
-
-# Measured by `l3c bench ../shared/data/val` (README, "Compression, speed and memory"):
-# all 12 photos, this project's 2-core CPU, every model in the same run. Keyed by the
-# model id's first 8 hex digits: figures belong to one file, not to a name.
-MODEL_FIGURES = {
-    "c3bed536": "val 3.268 bpsp, encode 1.32 s/MP, decode 1.24 s/MP",  # l3c-small
-    "fd15d24c": "val 2.242 bpsp, encode 1.47 s/MP, decode 1.03 s/MP",  # poly-small
-}
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp", ".ppm", ".pgm"}
+from pillow_l3c import _format
+from pillow_l3c._suffixes import IMAGE_SUFFIXES
+from pillow_l3c._threads import default_workers
 
 
 def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
-    """Source -> target for every file to code; a folder stands for the files in it
-    (images to encode, .l3c files to decode), mirrored under ``out``."""
+    """Source -> target for every file to code.
+
+    A folder stands for the files in it (images to encode, .l3c files to decode),
+    mirrored under ``out``.
+    """
     wanted = {".l3c"} if suffix != ".l3c" else IMAGE_SUFFIXES
     pairs: dict[Path, Path] = {}
     for item in inputs:
@@ -69,8 +64,11 @@ def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, P
 
 
 def _up_to_date(src: Path, dst: Path) -> bool:
-    """An output from an earlier run: complete (outputs appear only by rename) and newer
-    than its input."""
+    """Whether ``dst`` is an output of an earlier run that needs no recoding.
+
+    Outputs appear only by rename, so one that exists is complete; it is current when
+    it is newer than its input.
+    """
     try:
         return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
     except OSError:
@@ -146,12 +144,34 @@ def _models() -> int:
     from pillow_l3c import _model
 
     default = _model.weights_path()
+    figures = _model_figures()
     for f in _model.model_files():
         mark = " (default)" if f.path == default else ""
         model_id = _model.model_id(f.path).hex()
-        card = MODEL_FIGURES.get(model_id[:8], "not measured")
+        card = figures.get(model_id[: _model.ID_IN_NAME], "not measured")
         print(f"{f.name}{mark}  id {model_id}  {card}")
     return 0
+
+
+def _model_figures() -> dict[str, str]:
+    """Each measured model's figures, keyed by its id's first hex digits.
+
+    They live in ``weights/figures.json``, installed beside the models, so that a
+    retrained model's figures change with its file rather than in this code.
+    """
+    from importlib import resources
+
+    try:
+        text = (resources.files("pillow_l3c.weights") / "figures.json").read_text()
+    except FileNotFoundError:
+        return {}
+    return {
+        prefix: (
+            f"val {m['val_bpsp']:.3f} bpsp, encode {m['encode_s_per_mp']:.2f} s/MP, "
+            f"decode {m['decode_s_per_mp']:.2f} s/MP"
+        )
+        for prefix, m in json.loads(text)["models"].items()
+    }
 
 
 def _compare(path: Path, device: str | None, model: str | None = None) -> str:
@@ -257,6 +277,11 @@ def _code_files(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``l3c`` command's parser, apart from ``main`` so that tests parse without running.
+
+    The bench options come from ``_bench_args``, not from the benchmark, which is
+    imported only when ``l3c bench`` runs.
+    """
     p = argparse.ArgumentParser(prog="l3c", description="L3C learned lossless image codec")
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("encode", "images to .l3c"), ("decode", ".l3c to images")):
@@ -288,12 +313,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("inputs", nargs="+", type=Path)
     s.add_argument("--device")
     s.add_argument("-m", "--model", help="model name (l3c models)")
+    from pillow_l3c import _bench_args  # the options only: the benchmark loads for `l3c bench`
+
     s = sub.add_parser("bench", help="L3C against PNG, WebP, JPEG 2000 and JPEG XL")
-    bench.add_arguments(s)
+    _bench_args.add_arguments(s)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``l3c`` command; the exit status (0, or 1 after any error).
+
+    Errors are reported one line each and the other inputs still processed, so the
+    status is the way a script learns that some file failed.
+    """
     args = build_parser().parse_args(argv)
     if args.command == "info":
         return _run(args.inputs, _info, progress=False)
@@ -302,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "compare":
         return _run(args.inputs, lambda p: _compare(p, args.device, args.model), progress=True)
     if args.command == "bench":
+        from pillow_l3c import bench
+
         return bench.run(args)
     return _code_files(args)
 

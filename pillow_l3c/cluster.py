@@ -41,8 +41,11 @@ ENCODE, DECODE = "encode", "decode"
 
 @dataclass
 class FileResult:
-    """One row of a run's manifest. ``status``: "done", "skipped" (an earlier run's
-    output is complete) or "error" (``error`` says why)."""
+    """One row of a run's manifest.
+
+    ``status`` is "done", "skipped" (an earlier run's output is complete) or "error"
+    (``error`` says why).
+    """
 
     source: str
     output: str
@@ -63,9 +66,11 @@ def plan(
     direction: str = ENCODE,
     storage_options: dict[str, Any] | None = None,
 ) -> list[tuple[str, str]]:
-    """(source URL, output URL) for every file: a folder stands for the images (or,
-    decoding, the .l3c files) under it, mirrored under ``dest``; a file goes to
-    ``dest`` by its name."""
+    """(source URL, output URL) for every file to code.
+
+    A folder stands for the images (or, decoding, the .l3c files) under it, mirrored
+    under ``dest``; a file goes to ``dest`` by its name.
+    """
     url_to_fs = require("fsspec.core").url_to_fs
     wanted = IMAGE_SUFFIXES if direction == ENCODE else frozenset({".l3c"})
     suffix = ".l3c" if direction == ENCODE else ".png"
@@ -136,8 +141,10 @@ def _encode(data: bytes, model: str | None, device: str | None, threads: int) ->
 
 
 def _decode(data: bytes, model: str | None, device: str | None, threads: int) -> bytes:
-    """PNG bytes of an .l3c file, its metadata kept as ``l3c decode`` keeps it (``model``
-    is unused: the file names its own)."""
+    """PNG bytes of an .l3c file, its metadata kept as ``l3c decode`` keeps it.
+
+    ``model`` is unused: the file names its own.
+    """
     from PIL import Image
 
     from pillow_l3c import _codec
@@ -152,8 +159,11 @@ def _decode(data: bytes, model: str | None, device: str | None, threads: int) ->
 
 
 def _complete(src_fs: Any, src: str, dst_fs: Any, dst: str) -> bool:
-    """An earlier run's output: present (outputs appear only when complete) and, where
-    the filesystems tell times, not older than its source."""
+    """Whether an earlier run's output is there.
+
+    Present is complete (outputs appear only when complete); where the filesystems
+    tell times, it must also not be older than its source.
+    """
     if not dst_fs.exists(dst):
         return False
     try:
@@ -190,9 +200,12 @@ def code_files(
     retries: int = 2,
     on_result: Callable[[FileResult], None] | None = None,
 ) -> list[FileResult]:
-    """Code every file of ``sources`` into ``dest`` on ``client``'s cluster, one task
-    per file, and return one result per file in plan order; write them to
-    ``manifest`` (a URL) when given. ``on_result`` sees each result as it arrives."""
+    """Code every file of ``sources`` into ``dest`` on ``client``'s cluster.
+
+    One task per file; returns one result per file in plan order and writes them to
+    ``manifest`` (a URL) when given. ``on_result`` sees each result as it arrives (an
+    exception it raises stops the run and cancels the tasks not started).
+    """
     distributed = require("dask.distributed")
     if direction not in (ENCODE, DECODE):
         msg = f"direction must be {ENCODE!r} or {DECODE!r}, not {direction!r}"
@@ -286,8 +299,11 @@ def read_manifest(url: str, storage_options: dict[str, Any] | None = None) -> li
 
 
 def connect(address: str) -> Any:
-    """A Client for ``address``: a scheduler (``tcp://host:8786``), or ``local`` /
-    ``local:N`` for a cluster of N worker processes on this machine."""
+    """A Client for ``address``.
+
+    ``address`` is a scheduler's (``tcp://host:8786``), or ``local`` / ``local:N`` for a
+    cluster of N worker processes on this machine.
+    """
     distributed = require("dask.distributed")
     if address == "local" or address.startswith("local:"):
         workers = int(address.partition(":")[2] or 0) or None
@@ -297,8 +313,11 @@ def connect(address: str) -> Any:
 
 
 def run_cli(args: Any) -> int:
-    """``l3c encode|decode ... --scheduler ADDRESS``: the run on a cluster, one line per
-    file as the local mode prints, errors on stderr, exit status 1 if any file failed."""
+    """Run ``l3c encode|decode ... --scheduler ADDRESS`` on a cluster.
+
+    One line per file as the local mode prints, errors on stderr, exit status 1 if any
+    file failed.
+    """
     import sys
 
     from tqdm import tqdm

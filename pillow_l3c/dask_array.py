@@ -39,7 +39,9 @@ def _reader(urlpath: str, storage_options: dict[str, Any]) -> _region.TileReader
 
 class _TileSource:
     """What ``dask.array.from_array`` slices: shape, dtype and ``__getitem__`` by tile.
-    It holds only the URL and options, so it pickles to any worker."""
+
+    It holds only the URL and options, so it pickles to any worker.
+    """
 
     def __init__(self, urlpath: str, storage_options: dict[str, Any], device: str | None) -> None:
         self.urlpath, self.storage_options, self.device = urlpath, storage_options, device
@@ -66,12 +68,13 @@ def open_array(
     device: str | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> Any:
-    """The pixels of the .l3c file at ``urlpath`` (a path or fsspec URL) as a lazy
-    ``dask.array.Array`` of uint8, (height, width) for grey, else (height, width,
-    bands), one chunk per tile. Nothing is decoded until a chunk is computed.
+    """The pixels of the .l3c file at ``urlpath`` (a path or fsspec URL), lazily.
 
+    A ``dask.array.Array`` of uint8, (height, width) for grey, else (height, width,
+    bands), one chunk per tile. Nothing is decoded until a chunk is computed.
     Pillow's decompression-bomb limit does not apply: memory is bounded by the chunks
-    a computation holds, not by the image."""
+    a computation holds, not by the image.
+    """
     da = require("dask.array", extra="dask")
     source = _TileSource(urlpath, storage_options or {}, device)
     header = source.header

@@ -25,6 +25,11 @@ class L3cPlugin(PluginV3):
     """Reads and writes single-image .l3c files; ``device=`` selects CPU or CUDA."""
 
     def __init__(self, request: Request) -> None:
+        """Accept ``request`` or refuse it with InitializationError.
+
+        imageio tries plugins in turn and moves on to the next on that error, so a
+        read is refused on the first bytes and a write on anything but a .l3c target.
+        """
         super().__init__(request)
         self._header: _format.Header | None = None
         if request.mode.io_mode == IOMode.read:
@@ -43,6 +48,11 @@ class L3cPlugin(PluginV3):
         return self._header
 
     def read(self, *, index: int | None = 0, device: str | None = None) -> np.ndarray:
+        """The image as an (H, W, bands) uint8 array, a grey one as (H, W).
+
+        Grey comes back two-dimensional because that is what imageio's other plugins
+        return for grey files; ``device`` overrides ``pillow_l3c.configure``'s.
+        """
         if index not in (0, None, Ellipsis):
             msg = f"an L3C file holds one image; index {index} does not exist"
             raise IndexError(msg)
@@ -53,6 +63,7 @@ class L3cPlugin(PluginV3):
         return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels  # grey as (H, W)
 
     def iter(self) -> Any:
+        """Yield the file's one image: imageio's API allows many per file."""
         yield self.read()
 
     def write(
@@ -63,6 +74,12 @@ class L3cPlugin(PluginV3):
         device: str | None = None,
         model: str | None = None,
     ) -> bytes | None:
+        """Write one uint8 image, its mode told by its last axis (``BAND_MODES``).
+
+        Returns the file's bytes when the target is ``"<bytes>"``, as imageio expects;
+        anything the format cannot store exactly raises L3cError instead of being
+        converted.
+        """
         image = np.asarray(ndimage)
         if is_batch:
             if image.shape[0] != 1:
@@ -81,16 +98,26 @@ class L3cPlugin(PluginV3):
         return None
 
     def properties(self, index: int | None = 0) -> ImageProperties:
+        """Shape and dtype from the header alone, without decoding."""
         h = self._read_header()
         shape = (h.height, h.width) if h.planes == 1 else (h.height, h.width, h.planes)
         return ImageProperties(shape=shape, dtype=np.dtype(np.uint8))
 
     def metadata(self, index: int | None = 0, exclude_applied: bool = True) -> dict[str, Any]:
+        """The header's mode, model id and format version, without decoding.
+
+        The model id says which model a file needs before anyone pays for a decode.
+        """
         h = self._read_header()
         return {"mode": h.mode, "model_id": h.model_id.hex(), "l3c_version": h.version}
 
 
 def register() -> None:
+    """Make imageio select this plugin for .l3c files.
+
+    imageio has no entry points for third-party plugins, so ``import pillow_l3c`` calls
+    this to add the plugin and the extension to imageio's own tables.
+    """
     from imageio import config
 
     config.known_plugins[PLUGIN_NAME] = config.PluginConfig(

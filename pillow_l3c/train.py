@@ -22,11 +22,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
 from pillow_l3c.network.warm_start import pyramid_init
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".ppm"}
 
 
 def load_folder(folder: Path) -> list[Image.Image]:

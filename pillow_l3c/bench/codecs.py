@@ -1,0 +1,115 @@
+"""The codecs that ``l3c bench`` compares, each as an encode and a decode function.
+
+One adapter per codec, so that the measuring child calls every codec the same way:
+an (H, W, 3) uint8 array in, bytes out, and back. L3C is this package; the baselines
+are PNG through Pillow and WebP, JPEG 2000 and JPEG XL through imagecodecs, which puts
+them all in one process on the same arrays (no command-line tools, no file formats in
+between).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+
+import numpy as np
+from PIL import Image
+
+from pillow_l3c._bench_args import codec_labels, is_l3c
+
+_IMAGECODECS_FEATURE = {
+    "webp": "WEBP",
+    "jpeg2000": "JPEG2K",
+    "jxl-e7": "JPEGXL",
+    "jxl-e9": "JPEGXL",
+}
+
+
+Encoder = Callable[[np.ndarray], bytes]
+Decoder = Callable[[bytes], np.ndarray]
+CodecFunctions = Callable[..., tuple[Encoder, Decoder]]
+
+
+def codec_functions(name: str, device: str | None = None) -> tuple[Encoder, Decoder]:
+    """Encode and decode functions of one codec, importing only what it needs.
+
+    Imports happen here, not at module level, so that a PNG child never pays for torch
+    and an L3C child never for imagecodecs: both would show up in the baseline memory.
+    """
+    if is_l3c(name):
+        import pillow_l3c
+
+        model = name[4:] or None
+
+        def l3c_encode(a: np.ndarray) -> bytes:
+            return pillow_l3c.encode(a, device=device, model=model)
+
+        def l3c_decode(data: bytes) -> np.ndarray:
+            return pillow_l3c.decode(data, device=device)
+
+        return l3c_encode, l3c_decode
+    if name == "png":
+
+        def png_encode(a: np.ndarray) -> bytes:
+            buf = io.BytesIO()
+            Image.fromarray(a).save(buf, "PNG", optimize=True)
+            return buf.getvalue()
+
+        def png_decode(data: bytes) -> np.ndarray:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+                return np.asarray(im)
+
+        return png_encode, png_decode
+    import imagecodecs
+
+    if name == "webp":
+        # level 100 with method 6 is libwebp's slowest, smallest lossless setting (cwebp -z 9)
+        return (
+            lambda a: imagecodecs.webp_encode(a, level=100, lossless=True, method=6),
+            imagecodecs.webp_decode,
+        )
+    if name == "jpeg2000":
+        return (
+            lambda a: imagecodecs.jpeg2k_encode(a, reversible=True, mct=True),
+            imagecodecs.jpeg2k_decode,
+        )
+    if name in ("jxl-e7", "jxl-e9"):
+        effort = int(name[-1])
+        return (
+            lambda a: imagecodecs.jpegxl_encode(a, lossless=True, effort=effort),
+            imagecodecs.jpegxl_decode,
+        )
+    msg = f"unknown codec {name!r}"
+    raise ValueError(msg)
+
+
+def tiny_image() -> np.ndarray:
+    """An 8x8 noise image: enough to load a codec's libraries and model before timing."""
+    return np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+
+
+def unavailable_reason(name: str) -> str | None:
+    """Why a baseline codec cannot run here (None if it can).
+
+    An imagecodecs build may lack a codec, or have it and fail on use; a tiny round trip
+    finds both before any child is started. L3C is not probed here, because that would
+    import torch into the parent; a missing model shows up as an error per image.
+    """
+    if name not in _IMAGECODECS_FEATURE:
+        return None
+    try:
+        import imagecodecs
+    except ImportError:
+        return "imagecodecs is not installed (pip install imagecodecs)"
+    feature = getattr(imagecodecs, _IMAGECODECS_FEATURE[name], None)
+    if feature is None or not getattr(feature, "available", False):
+        return f"this imagecodecs build ({imagecodecs.__version__}) has no {codec_labels()[name]}"
+    try:
+        encode, decode = codec_functions(name)
+        tiny = tiny_image()
+        if not np.array_equal(np.asarray(decode(encode(tiny))), tiny):
+            return "a round trip of an 8x8 test image is not exact"
+    except Exception as e:  # any failure of a third-party codec means: skip it
+        return f"{type(e).__name__}: {e}"
+    return None
