@@ -14,6 +14,7 @@ of one file are found once. Needs the ``dask`` extra: ``pip install pillow-l3c[d
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -21,12 +22,19 @@ import numpy as np
 from pillow_l3c import _region
 from pillow_l3c._optional import require
 
-_readers: dict[tuple[str, str], _region.TileReader] = {}
+# This process's open readers, most recent last; a few files at a time stay open.
+_readers: OrderedDict[tuple[str, str], _region.TileReader] = OrderedDict()
 _readers_lock = threading.Lock()
+OPEN_FILES = 16
 
 
 def _reader(urlpath: str, storage_options: dict[str, Any]) -> _region.TileReader:
-    """This process's reader of ``urlpath`` (its file stays open for later tiles)."""
+    """This process's reader of ``urlpath``.
+
+    Its file stays open and its walk of the section heads is kept for later tiles,
+    for the last ``OPEN_FILES`` files read. An older one is dropped, not closed: a
+    task may still be reading it, and the file closes with its last reference.
+    """
     fsspec = require("fsspec")
     key = (urlpath, repr(sorted(storage_options.items())))
     with _readers_lock:
@@ -34,6 +42,9 @@ def _reader(urlpath: str, storage_options: dict[str, Any]) -> _region.TileReader
         if reader is None:
             fp = fsspec.open(urlpath, "rb", **storage_options).open()
             reader = _readers[key] = _region.TileReader(fp)
+            while len(_readers) > OPEN_FILES:
+                _readers.popitem(last=False)
+        _readers.move_to_end(key)
         return reader
 
 
