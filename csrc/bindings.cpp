@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "distributions.hpp"
+#include "format_constants.hpp"
 #include "rans.hpp"
 
 namespace py = pybind11;
@@ -24,7 +25,8 @@ using IntArray = py::array_t<int32_t, py::array::c_style | py::array::forcecast>
 
 void CheckPrecision(int precision, int64_t alphabet) {
   if (precision < 1 || precision > pillow_l3c::kMaxPrecision) {
-    throw std::invalid_argument("precision must be in 1 .. 24, got " +
+    throw std::invalid_argument("precision must be in 1 .. " +
+                                std::to_string(pillow_l3c::kMaxPrecision) + ", got " +
                                 std::to_string(precision));
   }
   if (alphabet < 1 || alphabet > (int64_t{1} << precision)) {
@@ -60,10 +62,12 @@ LogisticMixture MakeMixture(const IntArray& weights, const IntArray& means,
     }
   }
   if (k < 1 || k > pillow_l3c::kMaxMixtures) {
-    throw std::invalid_argument("mixtures must number 1 .. 64");
+    throw std::invalid_argument("mixtures must number 1 .. " +
+                                std::to_string(pillow_l3c::kMaxMixtures));
   }
-  if (alphabet > (1 << 16)) {
-    throw std::invalid_argument("mixture alphabets are limited to 65536 symbols");
+  if (alphabet > pillow_l3c::kMaxMixtureAlphabet) {
+    throw std::invalid_argument("mixture alphabets are limited to " +
+                                std::to_string(pillow_l3c::kMaxMixtureAlphabet) + " symbols");
   }
   CheckPrecision(precision, alphabet);
   return LogisticMixture(weights.data(), means.data(), inv_scales.data(), n,
@@ -112,10 +116,11 @@ py::array_t<int32_t> Decode(const py::buffer& data, size_t n, const Dist& dist) 
 PYBIND11_MODULE(_coder, m) {
   m.attr("__name__") = "pillow_l3c._coder";
   m.doc() = "Interleaved rANS coder for pillow_l3c (see csrc/rans.hpp).";
-  m.attr("MAX_PRECISION") = pillow_l3c::kMaxPrecision;
-  m.attr("MEAN_FRACTION_BITS") = pillow_l3c::kMeanFraction;
-  m.attr("INV_SCALE_FRACTION_BITS") = pillow_l3c::kInvScaleFraction;
-  m.attr("WEIGHT_BITS") = pillow_l3c::kWeightBits;
+  // The format's integers as this build has them (csrc/format_constants.hpp), for
+  // tests/test_constants.py to compare with pillow_l3c/_constants.py.
+  py::dict constants;
+  for (const auto& c : pillow_l3c::kFormatConstants) constants[c.name] = c.value;
+  m.attr("CONSTANTS") = constants;
 
   static py::object corrupt =
       py::module_::import("pillow_l3c.errors").attr("CorruptStreamError");
@@ -132,14 +137,14 @@ PYBIND11_MODULE(_coder, m) {
       [](const IntArray& symbols, const IntArray& cdf, int precision) {
         return Encode(symbols, MakeTable(cdf, SymbolCount(symbols), precision));
       },
-      py::arg("symbols"), py::arg("cdf"), py::arg("precision") = 16,
+      py::arg("symbols"), py::arg("cdf"), py::arg("precision") = pillow_l3c::kPrecision,
       "Encode int32 symbols (n,) under integer CDF rows (n or 1, L + 1).");
   m.def(
       "decode_cdf",
       [](const py::buffer& data, const IntArray& cdf, size_t n, int precision) {
         return Decode(data, n, MakeTable(cdf, n, precision));
       },
-      py::arg("data"), py::arg("cdf"), py::arg("n"), py::arg("precision") = 16,
+      py::arg("data"), py::arg("cdf"), py::arg("n"), py::arg("precision") = pillow_l3c::kPrecision,
       "Decode n symbols encoded by encode_cdf with the same CDF rows.");
   m.def(
       "encode_mixture",
@@ -151,7 +156,7 @@ PYBIND11_MODULE(_coder, m) {
         return Encode(symbols, dist);
       },
       py::arg("symbols"), py::arg("weights"), py::arg("means"), py::arg("inv_scales"),
-      py::arg("alphabet"), py::arg("precision") = 16,
+      py::arg("alphabet"), py::arg("precision") = pillow_l3c::kPrecision,
       "Encode int32 symbols (n,) under integer logistic mixtures, each (n, K).");
   m.def(
       "decode_mixture",
@@ -164,7 +169,7 @@ PYBIND11_MODULE(_coder, m) {
         return Decode(data, n, dist);
       },
       py::arg("data"), py::arg("weights"), py::arg("means"), py::arg("inv_scales"),
-      py::arg("alphabet"), py::arg("precision") = 16,
+      py::arg("alphabet"), py::arg("precision") = pillow_l3c::kPrecision,
       "Decode the symbols of encode_mixture with the same mixture parameters.");
   m.def(
       "mixture_cdf",
@@ -185,6 +190,6 @@ PYBIND11_MODULE(_coder, m) {
         return out;
       },
       py::arg("weights"), py::arg("means"), py::arg("inv_scales"), py::arg("alphabet"),
-      py::arg("precision") = 16,
+      py::arg("precision") = pillow_l3c::kPrecision,
       "The integer CDF rows the mixture coder uses (for tests and inspection).");
 }

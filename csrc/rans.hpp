@@ -23,16 +23,8 @@
 #include <string>
 #include <vector>
 
-// For the few small functions of the per-symbol loops: the compiler's own inlining
-// limits sometimes leave them as calls, which costs more than their bodies and
-// stops the loops from overlapping the work of two symbols.
-#if defined(_MSC_VER)
-#define PILLOW_L3C_INLINE __forceinline
-#elif defined(__GNUC__)
-#define PILLOW_L3C_INLINE inline __attribute__((always_inline))
-#else
-#define PILLOW_L3C_INLINE inline
-#endif
+#include "format_constants.hpp"
+#include "inline.hpp"
 
 namespace pillow_l3c {
 
@@ -43,10 +35,19 @@ class CorruptStreamError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-constexpr uint64_t kStateLow = uint64_t{1} << 31;  // states live in [2^31, 2^63)
+// One symbol's slice [start, start + freq) of [0, 2^precision).
+struct Interval {
+  uint32_t start;
+  uint32_t freq;
+};
+
+constexpr uint64_t kStateLow = uint64_t{1} << kRansStateLowBits;  // states in [2^31, 2^63)
+// The coder's own limit (the format uses kPrecision): a state of at least 2^31 must
+// hold a full slot, and the decoder's float guess indexes its table without overflow.
 constexpr int kMaxPrecision = 24;
-constexpr int kLanes = 2;
-constexpr size_t kHeaderBytes = 8 * kLanes;
+constexpr int kLanes = kRansLanes;
+constexpr size_t kHeaderBytes = kRansHeaderBytes;
+static_assert(kHeaderBytes == 8 * kLanes, "a stream starts with each lane's 64-bit state");
 
 class RansEncoder {
  public:

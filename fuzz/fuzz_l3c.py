@@ -26,6 +26,12 @@ from PIL import Image, UnidentifiedImageError
 
 import pillow_l3c
 from pillow_l3c import _coder, _format
+from pillow_l3c._constants import (
+    INV_SCALE_FRACTION_BITS,
+    MEAN_FRACTION_BITS,
+    SAMPLE_LEVELS,
+    WEIGHT_BITS,
+)
 from pillow_l3c.errors import CorruptStreamError
 
 
@@ -55,17 +61,20 @@ def reseal(data: bytes) -> bytes:
     buf = bytearray(data)
     if len(buf) < _format.HEADER_BYTES:
         return data
-    buf[42:46] = zlib.crc32(bytes(buf[:42])).to_bytes(4, "big")
+    crc = _format.HEADER_FIELDS["crc"]
+    buf[crc] = zlib.crc32(bytes(buf[: crc.start])).to_bytes(_format.CRC_BYTES, "big")
+    tag, length = _format.SECTION_FIELDS["tag"], _format.SECTION_FIELDS["length"]
+    head, crc_bytes = _format.SECTION_HEAD_BYTES, _format.CRC_BYTES
     pos = _format.HEADER_BYTES
-    while pos + 8 <= len(buf):
-        length = int.from_bytes(buf[pos + 4 : pos + 8], "big")
-        end = pos + 8 + length
-        if end + 4 > len(buf):
+    while pos + head <= len(buf):
+        start = pos + head
+        end = start + int.from_bytes(buf[pos + length.start : pos + length.stop], "big")
+        if end + crc_bytes > len(buf):
             break
-        buf[end : end + 4] = zlib.crc32(
-            bytes(buf[pos + 8 : end]), zlib.crc32(bytes(buf[pos : pos + 4]))
-        ).to_bytes(4, "big")
-        pos = end + 4
+        buf[end : end + crc_bytes] = zlib.crc32(
+            bytes(buf[start:end]), zlib.crc32(bytes(buf[pos + tag.start : pos + tag.stop]))
+        ).to_bytes(crc_bytes, "big")
+        pos = end + crc_bytes
     return bytes(buf)
 
 
@@ -78,14 +87,15 @@ def watchdog(seconds: float) -> None:
 
 def fuzz_coder(n: int, rng: random.Random, timeout: float) -> int:
     nrng = np.random.default_rng(rng.randrange(1 << 32))
-    k, count = 3, 64
-    w = np.full((count, k), 4096 // k, np.int32)
-    w[:, 0] += 4096 - w.sum(1)
-    mu = (nrng.uniform(0, 256, (count, k)) * 256).astype(np.int32)
-    inv = (4096 / nrng.uniform(0.3, 8, (count, k))).astype(np.int32)
-    cdf = _coder.mixture_cdf(w, mu, inv, 256)
+    k, count, levels = 3, 64, SAMPLE_LEVELS
+    total = 1 << WEIGHT_BITS
+    w = np.full((count, k), total // k, np.int32)
+    w[:, 0] += total - w.sum(1)
+    mu = (nrng.uniform(0, levels, (count, k)) * (1 << MEAN_FRACTION_BITS)).astype(np.int32)
+    inv = ((1 << INV_SCALE_FRACTION_BITS) / nrng.uniform(0.3, 8, (count, k))).astype(np.int32)
+    cdf = _coder.mixture_cdf(w, mu, inv, levels)
     seeds = [
-        _coder.encode_mixture(nrng.integers(0, 256, count).astype(np.int32), w, mu, inv, 256)
+        _coder.encode_mixture(nrng.integers(0, levels, count).astype(np.int32), w, mu, inv, levels)
         for _ in range(16)
     ]
     decoded = 0
@@ -94,7 +104,7 @@ def fuzz_coder(n: int, rng: random.Random, timeout: float) -> int:
         data = mutate(rng.choice(seeds), rng) if i % 4 else nrng.bytes(rng.randrange(80))
         try:
             if i % 2:
-                _coder.decode_mixture(data, w, mu, inv, 256)
+                _coder.decode_mixture(data, w, mu, inv, levels)
             else:
                 _coder.decode_cdf(data, cdf, count)
             decoded += 1

@@ -97,7 +97,7 @@ class L3cDecoder(ImageFile.PyDecoder):
         header = self.args[0]
         try:
             # Pillow passes no options to load(): pillow_l3c.configure() sets these.
-            pixels, _ = _codec.decode_tiles(
+            pixels = _codec.decode_tiles(
                 header,
                 self.fd,
                 _settings.decoding.device,

@@ -24,6 +24,15 @@ from typing import TYPE_CHECKING, BinaryIO
 import numpy as np
 
 from pillow_l3c import _format, _model, _polyphase
+from pillow_l3c._constants import (
+    INV_SCALE_FRACTION_BITS,
+    MAX_ABS_MEAN,
+    MAX_INV_SCALE,
+    MEAN_FRACTION_BITS,
+    PRECISION,
+    SAMPLE_LEVELS,
+    WEIGHT_BITS,
+)
 from pillow_l3c._format import Header, Tile
 from pillow_l3c._threads import default_workers
 from pillow_l3c._threads import in_worker as _in_worker
@@ -34,11 +43,9 @@ from pillow_l3c.errors import CorruptStreamError
 if TYPE_CHECKING:
     import torch
 
-PRECISION = 16  # CDF precision of every stream, in bits
 PAD_MULTIPLE = _format.TILE_MULTIPLE
-# The writer's tile size per model family, measured on shared/data/val (docs/FORMAT.md,
-# "Tiles"): L3C decodes 35% faster with 256 than 512 for +0.4% bits; a polyphase
-# model's 512-pixel tiles cost 0.9% fewer bits than 256 for about 7% more decode time.
+# The writer's tile size per model family: why each, and what it costs, is measured
+# in docs/FORMAT.md ("Tiles" and "Streams of a tile: polyphase models").
 DEFAULT_TILE = {"l3c": 256, "polyphase": 512}
 
 
@@ -87,13 +94,11 @@ def quantize_mixture(
     """
     import torch
 
-    from pillow_l3c import _coder
-
     # Weights sum to exactly 2^12: floor, then the first takes the remainder (< K).
-    weights = torch.floor(torch.softmax(logits.float(), dim=0) * (1 << _coder.WEIGHT_BITS))
-    weights[0] += (1 << _coder.WEIGHT_BITS) - weights.sum(dim=0)
-    means = torch.round(mean.float() * (1 << _coder.MEAN_FRACTION_BITS)).clamp(-(1 << 28), 1 << 28)
-    inv = torch.round((1 << _coder.INV_SCALE_FRACTION_BITS) / scale.float()).clamp(1, 1 << 20)
+    weights = torch.floor(torch.softmax(logits.float(), dim=0) * (1 << WEIGHT_BITS))
+    weights[0] += (1 << WEIGHT_BITS) - weights.sum(dim=0)
+    means = torch.round(mean.float() * (1 << MEAN_FRACTION_BITS)).clamp(-MAX_ABS_MEAN, MAX_ABS_MEAN)
+    inv = torch.round((1 << INV_SCALE_FRACTION_BITS) / scale.float()).clamp(1, MAX_INV_SCALE)
     return tuple(t.t().contiguous().to(torch.int32).cpu().numpy() for t in (weights, means, inv))  # type: ignore[return-value]
 
 
@@ -244,7 +249,7 @@ def _encode_layer(model: _model.LoadedModel, pixels: np.ndarray, layer: Layer) -
     for j, band in enumerate(layer.coded):
         mix = _integers(model, _crop(net.rgb_mixture(params, j, x), x, h, w))
         target = np.ascontiguousarray(pixels[:, :, band]).reshape(-1).astype(np.int32)
-        streams.append(_coder.encode_mixture(target, *mix, 256, PRECISION))
+        streams.append(_coder.encode_mixture(target, *mix, SAMPLE_LEVELS, PRECISION))
     return streams
 
 
@@ -272,7 +277,7 @@ def decode(
     fp = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     header, _ = read_header(fp)
     check_size(header)
-    return header, decode_tiles(header, fp, device, workers)[0]
+    return header, decode_tiles(header, fp, device, workers)
 
 
 def check_size(header: Header) -> None:
@@ -305,9 +310,8 @@ def decode_tiles(
     device: str | None = None,
     workers: int | None = None,
     keep_truncated: bool = False,
-) -> tuple[np.ndarray, bool]:
-    """Pixels (H, W, bands) uint8 of the tiles that follow the metadata, and whether
-    every tile was present.
+) -> np.ndarray:
+    """Pixels (H, W, bands) uint8 of the tiles that follow the metadata.
 
     A file that ends early raises TruncatedFileError (before the pixels are allocated
     when ``fp`` can tell its length), unless ``keep_truncated``: then the tiles before
@@ -321,17 +325,14 @@ def decode_tiles(
         last_w = header.width - (header.width - 1) // header.tile_size * header.tile_size
         _check_length(header, fp, tile_streams(model, header.mode, last_h, last_w))
     out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
-    complete = True
 
     def payloads() -> Iterator[tuple[Tile, bytes]]:
-        nonlocal complete
         for tile in header.tiles():
             try:
                 payload = _format.read_tile(fp)
             except _format.TruncatedFileError:
                 if not keep_truncated:
                     raise
-                complete = False
                 return
             yield tile, payload
 
@@ -344,7 +345,7 @@ def decode_tiles(
     with _one_torch_thread():
         for _ in _ordered_map(_in_worker(decode_tile), payloads(), workers):
             pass
-    return out, complete
+    return out
 
 
 def decode_tile_list(
@@ -425,6 +426,6 @@ def _decode_layer(
     x = torch.zeros((1, 3, hp, wp), dtype=torch.uint8, device=dev)
     for j, band in enumerate(layer.coded):
         mix = _integers(model, _crop(net.rgb_mixture(params, j, x), x, h, w))
-        plane = _coder.decode_mixture(next(coded), *mix, 256, PRECISION)
+        plane = _coder.decode_mixture(next(coded), *mix, SAMPLE_LEVELS, PRECISION)
         pixels[:, :, band] = plane.reshape(h, w)
         x[0, j, :h, :w] = torch.from_numpy(pixels[:, :, band]).to(dev)

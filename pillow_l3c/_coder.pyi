@@ -3,10 +3,9 @@
 import numpy as np
 import numpy.typing as npt
 
-MAX_PRECISION: int
-MEAN_FRACTION_BITS: int
-INV_SCALE_FRACTION_BITS: int
-WEIGHT_BITS: int
+# The format's integers this build was compiled with (csrc/format_constants.hpp),
+# keyed by their names in pillow_l3c/_constants.py.
+CONSTANTS: dict[str, int]
 
 def encode_cdf(symbols: npt.ArrayLike, cdf: npt.ArrayLike, precision: int = 16) -> bytes: ...
 def decode_cdf(

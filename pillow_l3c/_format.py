@@ -6,12 +6,15 @@ Every length is checked against the bytes actually present before it is used.
 
 from __future__ import annotations
 
+import hashlib
 import struct
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO
 
+from pillow_l3c._constants import RANS_HEADER_BYTES
 from pillow_l3c.errors import CorruptStreamError, L3cError
 
 # Like PNG's: a high-bit byte catches 7-bit transfers, CR LF and LF catch newline
@@ -30,13 +33,48 @@ METADATA_TAGS: dict[bytes, str] = {b"ICCP": "icc_profile", b"EXIF": "exif", b"XM
 MODE_NAMES = {code: name for name, (code, _) in MODES.items()}
 TILE_TAG = b"TILE"
 
-_HEAD = struct.Struct(">8sHIIBB16sIH")  # magic .. number of metadata sections
+# The header's fields in file order (docs/FORMAT.md, "Layout"), then its CRC-32.
+_HEADER_LAYOUT = (
+    ("magic", f"{len(MAGIC)}s"),
+    ("version", "H"),
+    ("width", "I"),
+    ("height", "I"),
+    ("mode", "B"),
+    ("reserved", "B"),
+    ("model_id", f"{MODEL_ID_BYTES}s"),
+    ("tile_size", "I"),
+    ("metadata_count", "H"),
+)
+_HEAD = struct.Struct(">" + "".join(code for _, code in _HEADER_LAYOUT))
 _CRC = struct.Struct(">I")
-_SECTION = struct.Struct(">4sI")
+_SECTION = struct.Struct(">4sI")  # tag, payload length
 _TILE_HEAD = struct.Struct(">IB")  # pixel CRC-32, number of streams
 _LENGTH = struct.Struct(">I")
 HEADER_BYTES = _HEAD.size + _CRC.size
-RANS_MIN_BYTES = 16  # two 64-bit states (csrc/rans.hpp)
+RANS_MIN_BYTES = RANS_HEADER_BYTES  # no stream is shorter than its rANS header
+
+
+def _header_fields() -> dict[str, slice]:
+    fields, offset = {}, 0
+    for name, code in _HEADER_LAYOUT:
+        size = struct.calcsize(">" + code)
+        fields[name] = slice(offset, offset + size)
+        offset += size
+    fields["crc"] = slice(offset, offset + _CRC.size)
+    return fields
+
+
+# Where each header field lies, for tests and tools: raw[HEADER_FIELDS["width"]] are
+# its 4 bytes; "crc" is the CRC-32 of every byte before it.
+HEADER_FIELDS: dict[str, slice] = _header_fields()
+# A section: tag and payload length (SECTION_HEAD_BYTES), payload, CRC-32 (CRC_BYTES).
+SECTION_FIELDS: dict[str, slice] = {"tag": slice(0, 4), "length": slice(4, _SECTION.size)}
+SECTION_HEAD_BYTES = _SECTION.size
+CRC_BYTES = _CRC.size
+# A tile's payload: pixel CRC-32 and stream count (TILE_HEAD_BYTES), then one length
+# (LENGTH_BYTES) per stream, then the streams.
+TILE_HEAD_BYTES = _TILE_HEAD.size
+LENGTH_BYTES = _LENGTH.size
 
 
 class NotL3cError(SyntaxError):
@@ -159,7 +197,9 @@ def unpack_tile(payload: bytes, streams: int) -> tuple[int, list[bytes]]:
     if pos > len(payload):
         msg = "L3C tile section is too short for its stream lengths"
         raise CorruptStreamError(msg)
-    lengths = [_LENGTH.unpack_from(payload, _TILE_HEAD.size + 4 * i)[0] for i in range(count)]
+    lengths = [
+        _LENGTH.unpack_from(payload, _TILE_HEAD.size + _LENGTH.size * i)[0] for i in range(count)
+    ]
     if pos + sum(lengths) != len(payload):
         msg = f"L3C tile stream lengths add up to {sum(lengths)}, not {len(payload) - pos}"
         raise CorruptStreamError(msg)
@@ -173,6 +213,16 @@ def unpack_tile(payload: bytes, streams: int) -> tuple[int, list[bytes]]:
 def min_tile_bytes(streams: int) -> int:
     """The smallest a tile section can be: no stream is shorter than its rANS header."""
     return _SECTION.size + _TILE_HEAD.size + streams * (_LENGTH.size + RANS_MIN_BYTES) + _CRC.size
+
+
+def model_file_id(path: Path) -> bytes:
+    """The id a file's header gives its model: the first 16 bytes of the SHA-256 of
+    the model file (its exported TorchScript bytes)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()[:MODEL_ID_BYTES]
 
 
 def read_header(fp: BinaryIO) -> Header:

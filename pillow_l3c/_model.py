@@ -7,7 +7,6 @@ device; the cache is guarded by a lock so that threads share one copy.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import threading
 import warnings
@@ -17,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pillow_l3c._format import MODEL_ID_BYTES
+from pillow_l3c._format import model_file_id
 
 if TYPE_CHECKING:
     import torch
@@ -92,11 +91,8 @@ def weights_path() -> Path:
 
 @cache
 def _file_id(path: Path, mtime_ns: int, size: int) -> bytes:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.digest()[:MODEL_ID_BYTES]
+    """``model_file_id``, cached while the file's time and size stay the same."""
+    return model_file_id(path)
 
 
 def model_id(path: Path | None = None) -> bytes:

@@ -21,6 +21,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pillow_l3c._constants import (
+    MAX_SCALE_OFFSET,
+    POLYPHASE_MIN_SIDE,
+    PRECISION,
+    SAMPLE_LEVELS,
+    SCALE_OFFSET_UNIT,
+    STORED_STREAM,
+)
 from pillow_l3c.errors import CorruptStreamError
 
 if TYPE_CHECKING:
@@ -30,11 +38,7 @@ if TYPE_CHECKING:
 
     Mixture = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
-PRECISION = 16
-MIN_SIDE = 8  # a scale is split while both its sides exceed this (the model stores it)
-OFFSET_UNIT = 16  # a stream's scale offset counts 1/16 of a log-scale (16 units of 2^-8)
-MAX_OFFSET = 8  # ... at most +-0.5, a factor of e^0.5 on every scale
-STORED = 0x7F  # offset byte of a stream whose symbols follow as plain bytes
+MIN_SIDE = POLYPHASE_MIN_SIDE  # the model stores it too: _model checks they agree
 FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
 ADAPT = True  # False: every offset 0 (benchmarks/polyphase_ablation.py measures the gain)
 
@@ -54,7 +58,8 @@ def stream_count(planes: int, height: int, width: int) -> int:
 
 
 def _uniform_cdf() -> np.ndarray:
-    return ((np.arange(257, dtype=np.int64) << PRECISION) // 256).astype(np.int32)[None]
+    levels = np.arange(SAMPLE_LEVELS + 1, dtype=np.int64)
+    return ((levels << PRECISION) // SAMPLE_LEVELS).astype(np.int32)[None]
 
 
 def _flat(t: torch.Tensor) -> np.ndarray:
@@ -86,9 +91,11 @@ def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) ->
     tried: dict[int, bytes] = {}
 
     def attempt(offset: int) -> None:
-        if abs(offset) <= MAX_OFFSET and offset not in tried:
-            inv = _columns(net.inv_scales(log_scales, offset * OFFSET_UNIT))  # type: ignore[attr-defined]
-            tried[offset] = _coder.encode_mixture(target, weights, means, inv, 256, PRECISION)
+        if abs(offset) <= MAX_SCALE_OFFSET and offset not in tried:
+            inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
+            tried[offset] = _coder.encode_mixture(
+                target, weights, means, inv, SAMPLE_LEVELS, PRECISION
+            )
 
     for offset in FIRST_TRY if ADAPT else (0,):
         attempt(offset)
@@ -97,7 +104,7 @@ def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) ->
         attempt(offset)
     best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
     if len(tried[best]) > len(target):  # noise: never more than 8 bits a symbol
-        return bytes([STORED]) + target.astype(np.uint8).tobytes()
+        return bytes([STORED_STREAM]) + target.astype(np.uint8).tobytes()
     return bytes([best & 0xFF]) + tried[best]
 
 
@@ -108,19 +115,19 @@ def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.nda
     if not data:
         msg = "L3C stream is empty"
         raise CorruptStreamError(msg)
-    if data[0] == STORED:
+    if data[0] == STORED_STREAM:
         count = sum(int(m[0].shape[1]) for m in mixtures)
         if len(data) - 1 != count:
             msg = f"L3C stored stream holds {len(data) - 1} bytes for {count} symbols"
             raise CorruptStreamError(msg)
         return np.frombuffer(data, dtype=np.uint8, offset=1).astype(np.int32)
-    offset = data[0] - 256 if data[0] >= 128 else data[0]
-    if abs(offset) > MAX_OFFSET:
-        msg = f"L3C stream has a scale offset of {offset}, beyond +-{MAX_OFFSET}"
+    offset = data[0] - 256 if data[0] >= 128 else data[0]  # a signed byte
+    if abs(offset) > MAX_SCALE_OFFSET:
+        msg = f"L3C stream has a scale offset of {offset}, beyond +-{MAX_SCALE_OFFSET}"
         raise CorruptStreamError(msg)
     weights, means, log_scales = _joined(mixtures)
-    inv = _columns(net.inv_scales(log_scales, offset * OFFSET_UNIT))  # type: ignore[attr-defined]
-    return _coder.decode_mixture(data[1:], weights, means, inv, 256, PRECISION)
+    inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
+    return _coder.decode_mixture(data[1:], weights, means, inv, SAMPLE_LEVELS, PRECISION)
 
 
 def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[bytes]:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-EXACT_LIMIT = 1 << 24  # float32 holds every integer of magnitude below this exactly
+from pillow_l3c._constants import EXACT_LIMIT
+
+__all__ = ["EXACT_LIMIT", "verify"]
 
 
 def verify(module: Any) -> list[str]:

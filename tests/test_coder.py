@@ -8,12 +8,19 @@ import numpy as np
 import pytest
 
 from pillow_l3c import _coder
+from pillow_l3c._constants import (
+    INV_SCALE_FRACTION_BITS,
+    MEAN_FRACTION_BITS,
+    PRECISION,
+    SAMPLE_LEVELS,
+    WEIGHT_BITS,
+)
 from pillow_l3c.errors import CorruptStreamError
 
 RNG = np.random.default_rng(1234)
 
 
-def cdf_from_probs(p: np.ndarray, precision: int = 16) -> np.ndarray:
+def cdf_from_probs(p: np.ndarray, precision: int = PRECISION) -> np.ndarray:
     """Integer CDF rows with every symbol at least 1 (the torchac convention)."""
     n, alphabet = p.shape
     c = np.cumsum(p / p.sum(1, keepdims=True), axis=1)
@@ -30,13 +37,13 @@ def sample(cdf: np.ndarray) -> np.ndarray:
     )
 
 
-def ideal_bits(symbols: np.ndarray, cdf: np.ndarray, precision: int = 16) -> float:
+def ideal_bits(symbols: np.ndarray, cdf: np.ndarray, precision: int = PRECISION) -> float:
     rows = cdf if cdf.shape[0] > 1 else np.repeat(cdf, len(symbols), 0)
     freq = rows[np.arange(len(symbols)), symbols + 1] - rows[np.arange(len(symbols)), symbols]
     return float(np.sum(precision - np.log2(freq)))
 
 
-def roundtrip(symbols: np.ndarray, cdf: np.ndarray, precision: int = 16) -> bytes:
+def roundtrip(symbols: np.ndarray, cdf: np.ndarray, precision: int = PRECISION) -> bytes:
     data = _coder.encode_cdf(symbols, cdf, precision)
     out = _coder.decode_cdf(data, cdf, len(symbols), precision)
     np.testing.assert_array_equal(out, symbols)
@@ -46,7 +53,9 @@ def roundtrip(symbols: np.ndarray, cdf: np.ndarray, precision: int = 16) -> byte
 @pytest.mark.parametrize("alphabet", [2, 3, 25, 256, 4096, 65536])
 def test_uniform_roundtrip_at_entropy(alphabet: int) -> None:
     n = 2000
-    cdf = ((np.arange(alphabet + 1, dtype=np.int64) << 16) // alphabet).astype(np.int32)[None]
+    cdf = ((np.arange(alphabet + 1, dtype=np.int64) << PRECISION) // alphabet).astype(np.int32)[
+        None
+    ]
     symbols = RNG.integers(0, alphabet, n).astype(np.int32)
     data = roundtrip(symbols, cdf)
     # 16 bytes of final states are the whole overhead.
@@ -152,17 +161,22 @@ def test_non_monotone_cdf_on_decode_raises() -> None:
         _coder.decode_cdf(data, bad, 8)
 
 
+TOTAL = 1 << WEIGHT_BITS  # the weights of a mixture sum to this
+
+
 def normalized_weights(w: np.ndarray) -> np.ndarray:
     """Integer weights summing to exactly 4096 per row, as the coder requires."""
-    w = w * 4096 // w.sum(1, keepdims=True)
-    w[np.arange(len(w)), w.argmax(1)] += 4096 - w.sum(1)
+    w = w * TOTAL // w.sum(1, keepdims=True)
+    w[np.arange(len(w)), w.argmax(1)] += TOTAL - w.sum(1)
     return w.astype(np.int32)
 
 
 def mixture(n: int, k: int, alphabet: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    w = normalized_weights(RNG.integers(1, 4096 // k, (n, k)))
-    mu = (RNG.uniform(-2, alphabet + 2, (n, k)) * 256).astype(np.int32)
-    inv = (4096 / RNG.uniform(0.1, alphabet / 4, (n, k))).astype(np.int32) + 1
+    w = normalized_weights(RNG.integers(1, TOTAL // k, (n, k)))
+    mu = (RNG.uniform(-2, alphabet + 2, (n, k)) * (1 << MEAN_FRACTION_BITS)).astype(np.int32)
+    inv = ((1 << INV_SCALE_FRACTION_BITS) / RNG.uniform(0.1, alphabet / 4, (n, k))).astype(
+        np.int32
+    ) + 1
     return w, mu, inv
 
 
@@ -172,7 +186,7 @@ def test_mixture_roundtrip_matches_its_cdf(alphabet: int, k: int) -> None:
     w, mu, inv = mixture(n, k, alphabet)
     cdf = _coder.mixture_cdf(w, mu, inv, alphabet)
     assert np.all(cdf[:, 0] == 0)
-    assert np.all(cdf[:, -1] == 1 << 16)
+    assert np.all(cdf[:, -1] == 1 << PRECISION)
     assert np.all(np.diff(cdf, axis=1) >= 1)
     symbols = sample(cdf)
     data = _coder.encode_mixture(symbols, w, mu, inv, alphabet)
@@ -182,12 +196,14 @@ def test_mixture_roundtrip_matches_its_cdf(alphabet: int, k: int) -> None:
 
 
 def test_mixture_cdf_follows_the_logistic() -> None:
-    w = np.array([[4096]], np.int32)
-    mu = np.array([[100 * 256]], np.int32)  # centred on symbol 100
-    inv = np.array([[4096 // 2]], np.int32)  # scale 2 bins
-    cdf = _coder.mixture_cdf(w, mu, inv, 256)[0]
-    edges = np.arange(1, 256) - 0.5
-    expected = 1 / (1 + np.exp(-(edges - 100) / 2)) * (65536 - 256) + np.arange(1, 256)
+    levels = SAMPLE_LEVELS
+    w = np.array([[TOTAL]], np.int32)
+    mu = np.array([[100 << MEAN_FRACTION_BITS]], np.int32)  # centred on symbol 100
+    inv = np.array([[(1 << INV_SCALE_FRACTION_BITS) // 2]], np.int32)  # scale 2 bins
+    cdf = _coder.mixture_cdf(w, mu, inv, levels)[0]
+    edges = np.arange(1, levels) - 0.5
+    mass = (1 << PRECISION) - levels
+    expected = 1 / (1 + np.exp(-(edges - 100) / 2)) * mass + np.arange(1, levels)
     np.testing.assert_allclose(cdf[1:-1], expected, atol=2)
 
 

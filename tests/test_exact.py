@@ -13,6 +13,7 @@ from PIL import Image
 
 import pillow_l3c
 from pillow_l3c import _codec, _model
+from pillow_l3c._constants import MAX_INV_SCALE, WEIGHT_BITS
 from pillow_l3c.errors import L3cError
 from pillow_l3c.network import exact
 from pillow_l3c.network.architecture import L3C, L3cConfig
@@ -80,10 +81,10 @@ def test_weights_are_the_coders_integers(storm: np.ndarray) -> None:
     ints = _mixture_integers(*_symbols(storm[:64, :64]))
     weights, means, inv = ints[-3:]
     assert weights.dtype == means.dtype == inv.dtype == np.int32
-    np.testing.assert_array_equal(weights.sum(0), 4096)
+    np.testing.assert_array_equal(weights.sum(0), 1 << WEIGHT_BITS)
     assert weights.min() >= 0
     assert inv.min() >= 1
-    assert inv.max() <= 1 << 20
+    assert inv.max() <= MAX_INV_SCALE
 
 
 def _small_exact() -> exact.ExactL3C:

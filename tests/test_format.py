@@ -8,7 +8,7 @@ import zlib
 import pytest
 
 from pillow_l3c import _format
-from pillow_l3c._format import Header
+from pillow_l3c._format import HEADER_FIELDS, Header
 from pillow_l3c.errors import CorruptStreamError, L3cError
 
 
@@ -29,9 +29,9 @@ def test_header_roundtrip_and_layout() -> None:
     raw = header().pack()
     assert len(raw) == _format.HEADER_BYTES == 46
     assert raw.startswith(b"\x89L3C\r\n\x1a\n")
-    assert raw[8:10] == b"\x00\x02"  # version, big-endian
-    assert raw[10:14] == (77).to_bytes(4, "big")
-    assert raw[36:40] == (512).to_bytes(4, "big")
+    assert raw[HEADER_FIELDS["version"]] == b"\x00\x02"  # version, big-endian
+    assert raw[HEADER_FIELDS["width"]] == (77).to_bytes(4, "big")
+    assert raw[HEADER_FIELDS["tile_size"]] == (512).to_bytes(4, "big")
     assert _format.parse_header(raw) == header()
 
 
@@ -64,33 +64,34 @@ def test_text_mode_damage_is_caught() -> None:
 
 def test_header_bit_flip_fails_checksum() -> None:
     raw = bytearray(header().pack())
-    raw[12] ^= 0x10
+    raw[HEADER_FIELDS["width"].start + 2] ^= 0x10
     with pytest.raises(CorruptStreamError, match="header checksum"):
         _format.parse_header(bytes(raw))
 
 
-def _repack(**kw: object) -> bytes:
-    """A header with checksummed but invalid fields."""
-    raw = bytearray(header().pack()[:-4])
-    for offset, value in kw.values():  # type: ignore[misc]
-        raw[offset : offset + len(value)] = value
-    return bytes(raw) + zlib.crc32(bytes(raw)).to_bytes(4, "big")
+def _repack(**kw: bytes) -> bytes:
+    """A header with checksummed but invalid fields (keyword: field name)."""
+    crc = HEADER_FIELDS["crc"]
+    raw = bytearray(header().pack()[: crc.start])
+    for field, value in kw.items():
+        raw[HEADER_FIELDS[field]] = value
+    return bytes(raw) + zlib.crc32(bytes(raw)).to_bytes(_format.CRC_BYTES, "big")
 
 
 def test_unknown_version_zero_size_and_mode_are_refused() -> None:
     with pytest.raises(
         L3cError, match="unsupported L3C format version 1 \\(this reader knows 2\\)"
     ):
-        _format.parse_header(_repack(v=(8, b"\x00\x01")))
+        _format.parse_header(_repack(version=b"\x00\x01"))
     with pytest.raises(CorruptStreamError, match="invalid L3C image size 0x53"):
-        _format.parse_header(_repack(w=(10, bytes(4))))
+        _format.parse_header(_repack(width=bytes(4)))
     with pytest.raises(CorruptStreamError, match="unknown L3C mode code 9"):
-        _format.parse_header(_repack(m=(18, b"\x09")))
+        _format.parse_header(_repack(mode=b"\x09"))
     with pytest.raises(CorruptStreamError, match="65535 metadata sections"):
-        _format.parse_header(_repack(n=(40, b"\xff\xff")))
+        _format.parse_header(_repack(metadata_count=b"\xff\xff"))
     for bad in (0, 4, 12, 1 << 16):
         with pytest.raises(CorruptStreamError, match=f"invalid L3C tile size {bad}"):
-            _format.parse_header(_repack(t=(36, bad.to_bytes(4, "big"))))
+            _format.parse_header(_repack(tile_size=bad.to_bytes(4, "big")))
 
 
 def test_sections_roundtrip_and_checksums() -> None:
@@ -134,10 +135,12 @@ def test_tile_payload_lengths_are_checked() -> None:
         _format.unpack_tile(payload, 3)
     with pytest.raises(CorruptStreamError, match="add up to 36, not 35"):
         _format.unpack_tile(payload[:-1], 2)
+    inside_lengths = _format.TILE_HEAD_BYTES + _format.LENGTH_BYTES + 1
     with pytest.raises(CorruptStreamError, match="too short for its stream lengths"):
-        _format.unpack_tile(payload[:8], 2)
+        _format.unpack_tile(payload[:inside_lengths], 2)
     with pytest.raises(CorruptStreamError, match="too short"):
         _format.unpack_tile(b"\x00", 2)
-    huge = payload[:5] + b"\xff\xff\xff\xff" + payload[9:]
+    first = slice(_format.TILE_HEAD_BYTES, _format.TILE_HEAD_BYTES + _format.LENGTH_BYTES)
+    huge = payload[: first.start] + b"\xff\xff\xff\xff" + payload[first.stop :]
     with pytest.raises(CorruptStreamError, match="add up to"):
         _format.unpack_tile(huge, 2)

@@ -36,6 +36,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pillow_l3c._constants import (
+    ACT_BITS,
+    ACT_LIMIT,
+    INV_SCALE_FRACTION_BITS,
+    MAX_ABS_MEAN,
+    MAX_CONV_WEIGHT_BITS,
+    MAX_INV_SCALE,
+    MEAN_FRACTION_BITS,
+    PARAM_BITS,
+    PARAM_LIMIT,
+    SOFTMAX_BITS,
+    SOFTMAX_RANGE,
+    WEIGHT_BITS,
+)
 from pillow_l3c._verify import EXACT_LIMIT, verify
 from pillow_l3c.network.architecture import (
     L3C,
@@ -44,18 +58,19 @@ from pillow_l3c.network.architecture import (
     Predictor,
 )
 
-ACT_BITS = 9  # activations in units of 2^-9
-ACT_UNIT = 1 << ACT_BITS
-ACT_LIMIT = 2047  # |activation| <= 2047 units (about 4.0)
-PARAM_BITS = 8  # mixture parameters in units of 2^-8
-PARAM_UNIT = 1 << PARAM_BITS
-MAX_WEIGHT_BITS = 16
-PARAM_LIMIT = 1 << 16  # |mixture parameter| in units: keeps the int32 mixture math exact
-WEIGHT_TOTAL = 1 << 12  # the coder's mixture weights sum to this
-INV_SCALE_UNIT = 4096  # the coder's inverse scales are in 1/4096 per bin
-MAX_INV_SCALE = 1 << 20
+# The grids and bounds are the format's (pillow_l3c/_constants.py); these are units.
+ACT_UNIT = 1 << ACT_BITS  # activations are integers in units of 2^-9
+PARAM_UNIT = 1 << PARAM_BITS  # mixture parameters in units of 2^-8
+MAX_WEIGHT_BITS = MAX_CONV_WEIGHT_BITS
+WEIGHT_TOTAL = 1 << WEIGHT_BITS  # the coder's mixture weights sum to this
+INV_SCALE_UNIT = 1 << INV_SCALE_FRACTION_BITS  # the coder's inverse scales: 1/4096 per bin
+MEAN_UNIT = 1 << MEAN_FRACTION_BITS  # the coder's means: 1/256 bin
+SOFTMAX_ONE = 1 << SOFTMAX_BITS  # the softmax's exp table holds SOFTMAX_ONE * exp(-d)
 LOG_SCALE_MAX = 10.0  # scales above e^10 bins are all "flat" (inverse scale 1)
-SOFTMAX_RANGE = 3072  # logit differences beyond 12 (3072 units) get weight 0
+COUPLING_RANGE = 16  # colour couplings saturate beyond +-16 (log-odds)
+# A colour mean is summed over one denominator, 32 units of 1/256 bin: the coupling
+# (1/4096) times twice the centred pixel (2 x - 255) is a multiple of 1/32 of a mean unit.
+RGB_DENOMINATOR = 2 * WEIGHT_TOTAL // MEAN_UNIT
 __all__ = ["EXACT_LIMIT", "ExactL3C", "IntConv", "qat_predict", "verify"]
 
 
@@ -261,6 +276,15 @@ class ExactL3C(nn.Module):
     each (K, N) int32.
     """
 
+    # TorchScript reads no module-level names; constants (``__constants__``) it
+    # inlines as literals, so the compiled code is what the literals gave.
+    __constants__ = ("mean_unit", "max_abs_mean", "rgb_denominator", "rgb_rounding", "rgb_centre")
+    mean_unit = MEAN_UNIT
+    max_abs_mean = MAX_ABS_MEAN
+    rgb_denominator = RGB_DENOMINATOR
+    rgb_rounding = RGB_DENOMINATOR // 2
+    rgb_centre = 255 * MEAN_UNIT * RGB_DENOMINATOR // 2  # 127.5 bins
+
     def __init__(self, model: L3C) -> None:
         super().__init__()
         cfg = model.cfg
@@ -276,7 +300,8 @@ class ExactL3C(nn.Module):
         self.param_unit = PARAM_UNIT  # TorchScript reads no module-level names
         self.weight_total = WEIGHT_TOTAL
         self.softmax_range = SOFTMAX_RANGE
-        self.rgb_mean_factor = 255 * (1 << 12) // PARAM_UNIT  # 127.5 * 256 * 32 / 2^P
+        # 127.5 * 256 * 32 / 2^P
+        self.rgb_mean_factor = 255 * MEAN_UNIT * RGB_DENOMINATOR // (2 * PARAM_UNIT)
         self.extractors = model.extractors
         self.predictors = nn.ModuleList([IntPredictor(p, self.centre) for p in model.predictors])
         # Log-scales are clamped at the float model's floors, rounded up to the grid.
@@ -288,7 +313,7 @@ class ExactL3C(nn.Module):
             "latent_inv_scale", self._inv_scale_table(self.latent_ls_min, float(self.centre))
         )
         self.register_buffer("rgb_inv_scale", self._inv_scale_table(self.rgb_ls_min, 127.5))
-        self.coupling_limit = 16 * PARAM_UNIT
+        self.coupling_limit = COUPLING_RANGE * PARAM_UNIT
         self.register_buffer(
             "coupling_table",
             _table(
@@ -303,7 +328,9 @@ class ExactL3C(nn.Module):
 
     @staticmethod
     def _softmax_table() -> Tensor:
-        return _table([65536.0 * math.exp(-d / PARAM_UNIT) for d in range(SOFTMAX_RANGE)], 0, 65536)
+        return _table(
+            [SOFTMAX_ONE * math.exp(-d / PARAM_UNIT) for d in range(SOFTMAX_RANGE)], 0, SOFTMAX_ONE
+        )
 
     def _inv_scale_table(self, low: int, half: float) -> Tensor:
         return _table(
@@ -356,13 +383,13 @@ class ExactL3C(nn.Module):
         _, _, hh, ww = params.shape
         p = params.to(torch.int32).view(3, self.mixtures, self.latent_channels * hh * ww)
         # (m / 2^P + 1) * centre bins, in 1/256 bin, rounded half up
-        num = self.centre * (p[1] + self.param_unit) * 256 + self.param_unit // 2
+        num = self.centre * (p[1] + self.param_unit) * self.mean_unit + self.param_unit // 2
         mean = torch.div(num, self.param_unit, rounding_mode="floor")
         ls = p[2].clamp(self.latent_ls_min, self.ls_max) - self.latent_ls_min
         inv = self.latent_inv_scale[ls]
         return (
             self._weights(p[0]).to(torch.int32),
-            mean.clamp(-(1 << 28), 1 << 28).to(torch.int32),
+            mean.clamp(-self.max_abs_mean, self.max_abs_mean).to(torch.int32),
             inv.to(torch.int32),
         )
 
@@ -377,18 +404,22 @@ class ExactL3C(nn.Module):
         _, _, hh, ww = params.shape
         p = params.view(4, self.mixtures, 3, hh * ww)  # converted slice by slice: 1/3 the work
         xs = x.to(torch.int32).view(3, hh * ww)
-        num = self.rgb_mean_factor * p[1, :, channel].to(torch.int32) + 1044480 + 16
+        num = (
+            self.rgb_mean_factor * p[1, :, channel].to(torch.int32)
+            + self.rgb_centre
+            + self.rgb_rounding
+        )
         if channel > 0:
             c = p[3].to(torch.int32).clamp(-self.coupling_limit, self.coupling_limit)
             c = c + self.coupling_limit
             num = num + self.coupling_table[c[:, channel - 1]] * (2 * xs[0] - 255)
             if channel > 1:
                 num = num + self.coupling_table[c[:, 2]] * (2 * xs[1] - 255)
-        mean = torch.div(num, 32, rounding_mode="floor")
+        mean = torch.div(num, self.rgb_denominator, rounding_mode="floor")
         ls = p[2, :, channel].to(torch.int32).clamp(self.rgb_ls_min, self.ls_max)
         ls = ls - self.rgb_ls_min
         return (
             self._weights(p[0, :, channel].to(torch.int32)).to(torch.int32),
-            mean.clamp(-(1 << 28), 1 << 28).to(torch.int32),
+            mean.clamp(-self.max_abs_mean, self.max_abs_mean).to(torch.int32),
             self.rgb_inv_scale[ls].to(torch.int32),
         )

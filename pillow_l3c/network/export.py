@@ -14,13 +14,13 @@ defines the model, and its SHA-256 (first 16 bytes) is the model id in every fil
 from __future__ import annotations
 
 import argparse
-import hashlib
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from pillow_l3c._format import model_file_id
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.exact import ExactL3C, verify
 from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
@@ -49,7 +49,7 @@ def export(model: L3C | Polyphase, out: Path, exact: bool = True) -> bytes:
             raise ValueError(msg)
     out.parent.mkdir(parents=True, exist_ok=True)
     scripted.save(str(out))
-    return hashlib.sha256(out.read_bytes()).digest()[:16]
+    return model_file_id(out)
 
 
 def load_checkpoint(path: Path) -> L3C | Polyphase:

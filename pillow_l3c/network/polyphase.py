@@ -34,15 +34,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from pillow_l3c._constants import ACT_BITS, PARAM_BITS
+from pillow_l3c._constants import ACT_LIMIT as ACT_LIMIT
+from pillow_l3c._constants import PARAM_LIMIT as PARAM_LIMIT
 from pillow_l3c._polyphase import MIN_SIDE as MIN_SIDE  # the codec's, one definition
 from pillow_l3c._polyphase import scale_count
 from pillow_l3c.network.architecture import mixture_nll_bits
 
 ORDER = (1, 0, 2)  # G first, then R given G, then B given G and R
-ACT_UNIT = 512  # activations are multiples of 2^-9 ...
-ACT_LIMIT = 2047  # ... clamped to +-2047 units (exact.ACT_LIMIT)
-PARAM_UNIT = 256  # mixture parameters are multiples of 2^-8
-PARAM_LIMIT = 1 << 16
+ACT_UNIT = 1 << ACT_BITS  # activations are multiples of 2^-9, clamped to +-ACT_LIMIT units
+PARAM_UNIT = 1 << PARAM_BITS  # mixture parameters are multiples of 2^-8
 MEAN_STEP = 8  # bins per unit of the mean-residual output
 LOG_SCALE_MIN, LOG_SCALE_MAX = -3.0, 6.0  # log of the scale in bins
 

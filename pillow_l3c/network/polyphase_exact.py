@@ -24,7 +24,9 @@ from pillow_l3c.network.exact import (
     ACT_BITS,
     INV_SCALE_UNIT,
     MAX_INV_SCALE,
+    MEAN_UNIT,
     PARAM_BITS,
+    SOFTMAX_ONE,
     SOFTMAX_RANGE,
     WEIGHT_TOTAL,
     IntConv,
@@ -90,6 +92,11 @@ class IntStage(nn.Module):
 class ExactPolyphase(nn.Module):
     """The codec interface of ``Polyphase`` in integers (exported to TorchScript)."""
 
+    # The mean of four neighbours, s4 / 4 bins, in the coder's 1/256 bin (a constant:
+    # TorchScript inlines it, and reads no module-level names).
+    __constants__ = ("neighbour_mean_unit",)
+    neighbour_mean_unit = MEAN_UNIT // 4
+
     def __init__(self, model: pp.Polyphase) -> None:
         super().__init__()
         cfg = model.cfg
@@ -114,7 +121,9 @@ class ExactPolyphase(nn.Module):
         self.register_buffer(
             "softmax_table",
             _table(
-                [65536.0 * math.exp(-d / pp.PARAM_UNIT) for d in range(SOFTMAX_RANGE)], 0, 65536
+                [SOFTMAX_ONE * math.exp(-d / pp.PARAM_UNIT) for d in range(SOFTMAX_RANGE)],
+                0,
+                SOFTMAX_ONE,
             ),
         )
         self.register_buffer(
@@ -170,7 +179,7 @@ class ExactPolyphase(nn.Module):
                 p = net.params(k, rows, cond_rows)
         q = p.t().to(torch.int32).reshape(3, self.mixtures, n)
         ch = self.order[k]
-        base = s4[0, ch].reshape(1, n).to(torch.int32) * 64
+        base = s4[0, ch].reshape(1, n).to(torch.int32) * self.neighbour_mean_unit
         mean = base + q[1] * self.mean_step
         weights = integer_softmax(q[0], self.softmax_table, self.weight_total, self.softmax_range)
         return weights.to(torch.int32), mean.to(torch.int32), q[2].contiguous()
