@@ -13,7 +13,12 @@ from pillow_l3c import (
     L3cImagePlugin,  # noqa: F401  (importing it registers the format)
     _settings,
 )
-from pillow_l3c.errors import CorruptStreamError, L3cError, ModelMismatchError
+from pillow_l3c.errors import (
+    CorruptStreamError,
+    L3cError,
+    ModelMismatchError,
+    TileTooLargeError,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -23,6 +28,7 @@ __all__ = [
     "CorruptStreamError",
     "L3cError",
     "ModelMismatchError",
+    "TileTooLargeError",
     "configure",
     "decode",
     "encode",
@@ -31,14 +37,23 @@ __all__ = [
 ]
 
 
-def configure(device: str | None = None, workers: int | None = None) -> None:
+def configure(
+    device: str | None = None,
+    workers: int | None = None,
+    max_tile_pixels: int | None = _settings.DEFAULT_MAX_TILE_PIXELS,
+) -> None:
     """Choose how ``Image.open(...).load()`` and imageio reads decode.
 
     Those calls take no codec options, so the device ("cpu", "cuda") and the number
     of tiles decoded at once (default: one per core) are set here, for the process.
+    ``max_tile_pixels`` bounds the memory one tile may take: a file whose tiles are
+    larger (2048 x 2048 by default; this package writes 512) raises
+    ``TileTooLargeError`` instead of exhausting memory; ``None`` lifts the limit for
+    trusted files, as ``Image.MAX_IMAGE_PIXELS = None`` does for Pillow's.
     """
     _settings.decoding.device = device
     _settings.decoding.workers = workers
+    _settings.decoding.max_tile_pixels = max_tile_pixels
 
 
 def register(device: str | None = None, workers: int | None = None) -> None:

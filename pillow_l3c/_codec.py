@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 
-from pillow_l3c import _format, _model, _polyphase
+from pillow_l3c import _format, _model, _polyphase, _settings
 from pillow_l3c._constants import (
     INV_SCALE_FRACTION_BITS,
     MAX_ABS_MEAN,
@@ -38,7 +38,7 @@ from pillow_l3c._threads import default_workers
 from pillow_l3c._threads import in_worker as _in_worker
 from pillow_l3c._threads import one_torch_thread as _one_torch_thread
 from pillow_l3c._threads import ordered_map as _ordered_map
-from pillow_l3c.errors import CorruptStreamError
+from pillow_l3c.errors import CorruptStreamError, TileTooLargeError
 
 if TYPE_CHECKING:
     import torch
@@ -185,6 +185,13 @@ def write(
     loaded = _model.load(device, model)
     tile_size = tile_size or DEFAULT_TILE[loaded.family]
     header = Header(w, h, mode, loaded.model_id, tile_size, len(sections))
+    limit = _settings.decoding.max_tile_pixels
+    if limit is not None and _largest_tile(header) > limit:  # what readers would refuse
+        msg = (
+            f"tile_size {tile_size} makes tiles of {_largest_tile(header)} pixels, over the "
+            f"limit of {limit} that decoders accept (pillow_l3c.configure(max_tile_pixels=...))"
+        )
+        raise ValueError(msg)
     workers = workers or default_workers(device)
 
     def encode_tile(tile: Tile) -> bytes:
@@ -304,6 +311,25 @@ def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:
         raise _format.TruncatedFileError(msg)
 
 
+def _largest_tile(header: Header) -> int:
+    """Pixels of the file's largest tile (the first; tiles are cut to the image)."""
+    return min(header.tile_size, header.height) * min(header.tile_size, header.width)
+
+
+def check_tile_limit(header: Header) -> None:
+    """Refuse a file whose largest tile is over the configured limit, before any of it
+    is decoded (``pillow_l3c.configure(max_tile_pixels=...)``)."""
+    limit = _settings.decoding.max_tile_pixels
+    h, w = min(header.tile_size, header.height), min(header.tile_size, header.width)
+    if limit is not None and _largest_tile(header) > limit:
+        msg = (
+            f"L3C tiles of {w}x{h} pixels are over the limit of {limit} pixels per tile "
+            "(decoding one takes memory in proportion to its pixels); for a trusted "
+            "file, raise it with pillow_l3c.configure(max_tile_pixels=...)"
+        )
+        raise TileTooLargeError(msg)
+
+
 def decode_tiles(
     header: Header,
     fp: BinaryIO,
@@ -318,6 +344,7 @@ def decode_tiles(
     the cut are decoded and the rest stays black (Pillow's LOAD_TRUNCATED_IMAGES).
     Any other damage raises CorruptStreamError; pixels are never returned unchecked.
     """
+    check_tile_limit(header)
     model = _model.load(device, wanted=header.model_id)
     if not keep_truncated:
         # The corner tile is the smallest, with the fewest streams.
@@ -353,10 +380,15 @@ def decode_tile_list(
     jobs: Iterable[tuple[Tile, bytes]],
     device: str | None = None,
     workers: int | None = None,
+    check_limit: bool = True,
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """(tile, pixels) for each (tile, payload) of ``jobs``, in order, decoded on
     ``workers`` threads: random access to a few tiles (``_region``) without the whole
-    image's buffer."""
+    image's buffer. ``check_limit=False``: the caller checked the tile limit when it
+    opened the file (a lazy array checks in the process that opens it, by that
+    process's settings, not in each worker)."""
+    if check_limit:
+        check_tile_limit(header)
     model = _model.load(device, wanted=header.model_id)
 
     def decode_tile(job: tuple[Tile, bytes]) -> tuple[Tile, np.ndarray]:

@@ -68,6 +68,7 @@ class TileReader:
         box: tuple[int, int, int, int],
         device: str | None = None,
         workers: int | None = None,
+        check_limit: bool = True,
     ) -> np.ndarray:
         """Pixels (rows, columns, bands) uint8 of ``box``; where it reaches past the
         image, zeros (as Pillow's crop fills)."""
@@ -76,7 +77,9 @@ class TileReader:
         tiles = self.covering(box)
         jobs = ((tile, self.payload(tile)) for tile in tiles)
         workers = min(workers or _codec.default_workers(device), max(1, len(tiles)))
-        for tile, pixels in _codec.decode_tile_list(self.header, jobs, device, workers):
+        for tile, pixels in _codec.decode_tile_list(
+            self.header, jobs, device, workers, check_limit
+        ):
             top, left = max(y0, tile.top), max(x0, tile.left)
             bottom = min(y1, tile.top + tile.height)
             right = min(x1, tile.left + tile.width)

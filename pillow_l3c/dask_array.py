@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from pillow_l3c import _region
+from pillow_l3c import _codec, _region
 from pillow_l3c._optional import require
 
 # This process's open readers, most recent last; a few files at a time stay open.
@@ -68,7 +68,7 @@ class _TileSource:
         y0, y1, _ = rows.indices(self.shape[0])
         x0, x1, _ = cols.indices(self.shape[1])
         reader = _reader(self.urlpath, self.storage_options)
-        pixels = reader.read((x0, y0, x1, y1), self.device, workers=1)
+        pixels = reader.read((x0, y0, x1, y1), self.device, workers=1, check_limit=False)
         if self.ndim == 2:
             return pixels[:, :, 0]
         return pixels[:, :, key[2]] if len(key) > 2 else pixels
@@ -89,6 +89,7 @@ def open_array(
     da = require("dask.array", extra="dask")
     source = _TileSource(urlpath, storage_options or {}, device)
     header = source.header
+    _codec.check_tile_limit(header)  # this process's limit; the workers trust it
     t = header.tile_size
     chunks: list[tuple[int, ...]] = [
         tuple(min(t, header.height - y) for y in range(0, header.height, t)),

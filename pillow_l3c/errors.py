@@ -18,3 +18,11 @@ class CorruptStreamError(L3cError):
 
 class ModelMismatchError(L3cError):
     """The file was written with a model other than the one available to decode it."""
+
+
+class TileTooLargeError(L3cError):
+    """A file's tiles are larger than ``pillow_l3c.configure(max_tile_pixels=...)`` allows.
+
+    Decoding a tile takes memory in proportion to its pixels, so a file of a few bytes
+    could otherwise claim gigabytes; the limit is lifted for trusted files.
+    """

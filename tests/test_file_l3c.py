@@ -6,6 +6,7 @@ import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -437,3 +438,50 @@ def test_a_broken_imageio_plugin_is_not_silenced(tmp_path: Path) -> None:
     code = "import sys; sys.modules['imageio'] = None; import pillow_l3c; print('ok')"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.stdout.strip() == "ok"
+
+
+@pytest.fixture
+def tile_limit() -> Iterator[None]:
+    """Restore the default decode settings after a test changes them."""
+    yield
+    pillow_l3c.configure()
+
+
+def _header_only(width: int, height: int, tile: int) -> bytes:
+    model_id = _model.model_id(_model.find().path)
+    return _format.Header(width, height, "RGB", model_id, tile, 0).pack()
+
+
+def test_a_file_of_huge_tiles_is_refused_before_decoding(tile_limit: None) -> None:
+    data = _header_only(9000, 9000, 8192)  # one tile would need about 30 GB
+    message = (
+        "L3C tiles of 8192x8192 pixels are over the limit of 4194304 pixels per tile "
+        "(decoding one takes memory in proportion to its pixels); for a trusted file, "
+        "raise it with pillow_l3c.configure(max_tile_pixels=...)"
+    )
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.size == (9000, 9000)  # the header still opens
+        with pytest.raises(pillow_l3c.TileTooLargeError) as raised:
+            im.crop((0, 0, 10, 10))
+        assert str(raised.value) == message
+        with pytest.raises(pillow_l3c.TileTooLargeError, match="8192x8192 pixels"):
+            im.load()
+    with pytest.raises(pillow_l3c.TileTooLargeError, match="8192x8192 pixels"):
+        pillow_l3c.decode(data)
+    # lifted for a trusted file, the next check speaks: the tiles are missing
+    pillow_l3c.configure(max_tile_pixels=None)
+    with pytest.raises(_format.TruncatedFileError, match="tiles need at least"):
+        _codec.decode_tiles(_format.parse_header(data), io.BytesIO(data[_format.HEADER_BYTES :]))
+
+
+def test_large_tile_size_over_a_small_image_is_one_small_tile(
+    citrus: np.ndarray, tile_limit: None
+) -> None:
+    pillow_l3c.configure(max_tile_pixels=77 * 53)
+    data = pillow_l3c.encode(citrus, tile_size=32768)  # one tile of 77 x 53
+    np.testing.assert_array_equal(pillow_l3c.decode(data), citrus)
+    pillow_l3c.configure(max_tile_pixels=77 * 53 - 1)
+    with pytest.raises(pillow_l3c.TileTooLargeError, match="tiles of 77x53 pixels"):
+        pillow_l3c.decode(data)
+    with pytest.raises(ValueError, match="tile_size 64 makes tiles of 4096 pixels, over the"):
+        pillow_l3c.encode(np.zeros((100, 100, 3), np.uint8), tile_size=64)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import pillow_l3c  # noqa: F401  (registers L3C)
+import pillow_l3c
 from pillow_l3c import _codec, _format, _region, dask_array
 
 TILE = 64  # storm (256x192) in 4 x 3 tiles
@@ -148,3 +148,12 @@ def test_one_tile_reads_the_section_heads_before_it_and_its_own_section_only(
     heads = 8 * (last.index + 1)  # the walk: the heads of the 11 tiles before it and its own
     assert read == _format.HEADER_BYTES + heads + section
     assert read < len(data) // 5
+
+
+def test_lazy_array_refuses_tiles_over_the_limit_when_it_opens(tmp_path: Path) -> None:
+    from pillow_l3c import _model
+
+    model_id = _model.model_id(_model.find().path)
+    (tmp_path / "huge.l3c").write_bytes(_format.Header(9000, 9000, "RGB", model_id, 8192, 0).pack())
+    with pytest.raises(pillow_l3c.TileTooLargeError, match="tiles of 8192x8192 pixels"):
+        dask_array.open_array(str(tmp_path / "huge.l3c"))
