@@ -86,10 +86,12 @@ def _encode_one(
 def _decode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
 ) -> str:
+    import dataclasses
+
     from pillow_l3c import _settings
 
-    saved = (_settings.decoding.device, _settings.decoding.workers)
-    pillow_l3c.configure(device, workers)  # what Image.open(...).load() reads
+    saved = dataclasses.replace(_settings.decoding)
+    pillow_l3c.configure(device, workers, saved.max_tile_pixels)  # what load() reads
     try:
         with Image.open(src) as im:
             if im.format != "L3C":
@@ -98,7 +100,7 @@ def _decode_one(
             im.load()
             _atomic_save(im, dst)
     finally:
-        pillow_l3c.configure(*saved)
+        _settings.decoding = saved
     return f"{src} -> {dst}"
 
 
