@@ -15,6 +15,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 import pillow_l3c
 from pillow_l3c import _codec, _format, _model
+from pillow_l3c._format import HEADER_FIELDS
 from pillow_l3c.errors import CorruptStreamError, ModelMismatchError
 
 from .conftest import IMAGES
@@ -54,7 +55,7 @@ def test_open_reads_only_the_header(small_l3c: bytes) -> None:
     fp = io.BytesIO(small_l3c)
     with Image.open(fp) as im:
         assert fp.tell() <= 64 + _format.HEADER_BYTES  # Pillow's prefix read, no sections
-        assert im.info["model_id"] == small_l3c[20:36].hex()
+        assert im.info["model_id"] == small_l3c[HEADER_FIELDS["model_id"]].hex()
 
 
 def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -> None:
@@ -157,12 +158,7 @@ def test_truncated_file_keeps_its_complete_tiles(
 
 
 def test_tiny_file_claiming_a_huge_image_is_refused_before_allocation(small_l3c: bytes) -> None:
-    import zlib
-
-    head = bytearray(small_l3c[: _format.HEADER_BYTES])
-    head[10:18] = (9000).to_bytes(4, "big") * 2  # 81 MP: 324 tiles of 512
-    head[42:46] = zlib.crc32(bytes(head[:42])).to_bytes(4, "big")
-    data = bytes(head) + small_l3c[_format.HEADER_BYTES :]
+    data = _with_size(small_l3c, 9000, 9000)  # 81 MP: 324 tiles of 512
     with pytest.raises(_format.TruncatedFileError, match="324 tiles need at least"):
         pillow_l3c.decode(data)
     with Image.open(io.BytesIO(data)) as im, pytest.raises(OSError, match="324 tiles need"):
@@ -219,7 +215,7 @@ def test_other_model_is_named(
     monkeypatch.setenv("PILLOW_L3C_WEIGHTS", str(other))
     with pytest.raises(ModelMismatchError) as err:
         pillow_l3c.decode(small_l3c)
-    assert small_l3c[20:36].hex() in str(err.value)
+    assert small_l3c[HEADER_FIELDS["model_id"]].hex() in str(err.value)
     assert other_id.hex() in str(err.value)
     # and a file written by that model round-trips with it
     pixels = np.zeros((9, 10, 3), np.uint8)
@@ -321,12 +317,14 @@ def test_metadata_is_read_without_the_image_data(small_photo: np.ndarray) -> Non
 
 
 def _with_size(data: bytes, width: int, height: int) -> bytes:
+    """``data`` with another image size in its header, the header CRC re-sealed."""
     import zlib
 
     raw = bytearray(data)
-    raw[10:14] = width.to_bytes(4, "big")
-    raw[14:18] = height.to_bytes(4, "big")
-    raw[42:46] = zlib.crc32(bytes(raw[:42])).to_bytes(4, "big")
+    raw[HEADER_FIELDS["width"]] = width.to_bytes(4, "big")
+    raw[HEADER_FIELDS["height"]] = height.to_bytes(4, "big")
+    crc = HEADER_FIELDS["crc"]
+    raw[crc] = zlib.crc32(bytes(raw[: crc.start])).to_bytes(_format.CRC_BYTES, "big")
     return bytes(raw)
 
 
