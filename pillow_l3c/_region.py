@@ -42,14 +42,15 @@ class TileReader:
 
     def covering(self, box: tuple[int, int, int, int]) -> list[Tile]:
         """The tiles that overlap ``box`` (left, upper, right, lower), in file order."""
-        x0, y0, x1, y1 = box
-        t = self.header.tile_size
+        t, h = self.header.tile_size, self.header
+        x0, y0 = max(0, box[0]), max(0, box[1])  # the part of the box on the image
+        x1, y1 = min(h.width, box[2]), min(h.height, box[3])
         if x1 <= x0 or y1 <= y0:
             return []
         return [
             self.tile(r, c)
-            for r in range(max(0, y0) // t, min(self.rows, -(-y1 // t)))
-            for c in range(max(0, x0) // t, min(self.cols, -(-x1 // t)))
+            for r in range(y0 // t, -(-y1 // t))
+            for c in range(x0 // t, -(-x1 // t))
         ]
 
     def payload(self, tile: Tile) -> bytes:

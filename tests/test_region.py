@@ -157,3 +157,21 @@ def test_lazy_array_refuses_tiles_over_the_limit_when_it_opens(tmp_path: Path) -
     (tmp_path / "huge.l3c").write_bytes(_format.Header(9000, 9000, "RGB", model_id, 8192, 0).pack())
     with pytest.raises(pillow_l3c.TileTooLargeError, match="tiles of 8192x8192 pixels"):
         dask_array.open_array(str(tmp_path / "huge.l3c"))
+
+
+@pytest.mark.parametrize(
+    "box", [(0, 60, 10, 70), (80, 0, 90, 10), (-2, 54, 1, 57), (70, 50, 80, 60)]
+)
+def test_crop_past_a_short_last_tile_row_or_column(
+    citrus: np.ndarray, decoded: list[int], box: tuple[int, int, int, int]
+) -> None:
+    """citrus is 77 x 53: with 24-pixel tiles its last row of tiles is 5 high and its
+    last column 5 wide, so a box past the image can still fall in that tile's grid cell
+    (found by the file fuzzer, seed 2030: a box below a 9-high image of 8-pixel tiles)."""
+    buf = io.BytesIO()
+    Image.fromarray(citrus).save(buf, "L3C", tile_size=24)
+    with Image.open(buf) as im:
+        part = im.crop(box)
+    expected = Image.fromarray(citrus).crop(box)
+    assert part.tobytes() == expected.tobytes()
+    assert len(decoded) == (2 if box == (70, 50, 80, 60) else 0)
