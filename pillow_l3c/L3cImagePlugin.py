@@ -60,7 +60,7 @@ class L3cImageFile(ImageFile.ImageFile):
         cases Pillow itself answers without pixels (no box, the whole image, an
         inverted box), this is Pillow's crop.
         """
-        if box is None or not self.tile or box == (0, 0, *self.size):
+        if box is None or not self.tile or box == (0, 0, *self.size) or self.fp is None:
             return super().crop(box)
         if box[2] < box[0] or box[3] < box[1]:
             return super().crop(box)  # raises Pillow's ValueError
@@ -71,7 +71,10 @@ class L3cImageFile(ImageFile.ImageFile):
             self._l3c_reader = _region.TileReader(self.fp)
         try:
             pixels = self._l3c_reader.read(
-                (x0, y0, x1, y1), _settings.decoding.device, _settings.decoding.workers
+                (x0, y0, x1, y1),
+                _settings.decoding.device,
+                _settings.decoding.workers,
+                keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )
         except _format.TruncatedFileError as e:
             msg = f"image file is truncated ({e})"

@@ -2,8 +2,11 @@
 
 Tiles are coded independently (docs/FORMAT.md, "Tiles"), so a reader needs only the
 tiles that cover a region. Their sections are found by walking the section heads (8
-bytes each) from the first tile, never reading the coded data of other tiles; the
-walk is remembered, so reading many regions of one file walks it once. Used by
+bytes each), never reading the coded data of other tiles; the walk is done once per
+reader. No checksum covers a skipped length, so the walk must account for the whole
+file: exactly one tile section per tile, the last ending at the file's end. A walk
+that does not is a damaged or a truncated file, told apart by checking the CRC of
+every section it did find (only then is other tiles' data read). Used by
 ``L3cImageFile.crop`` before the image is loaded and by ``pillow_l3c.dask_array``.
 """
 
@@ -28,7 +31,7 @@ class TileReader:
         self.header, self.metadata = _codec.read_header(fp)
         self._first = fp.tell()
         self.file_size = fp.seek(0, io.SEEK_END)
-        self._spans: list[SectionSpan] = []
+        self._spans: list[SectionSpan] | None = None
         self._lock = threading.Lock()
         t = self.header.tile_size
         self.rows, self.cols = -(-self.header.height // t), -(-self.header.width // t)
@@ -54,15 +57,43 @@ class TileReader:
         ]
 
     def payload(self, tile: Tile) -> bytes:
+        """The section payload of ``tile``, checked against its CRC-32.
+
+        Raises TruncatedFileError for a tile that a truncated file lacks."""
         with self._lock:
-            while len(self._spans) <= tile.index:
-                self.fp.seek(self._spans[-1].end if self._spans else self._first)
+            spans = self._spans if self._spans is not None else self._walk()
+            if tile.index >= len(spans):
+                msg = f"L3C file is truncated: tile {tile.index} of {len(self._tiles())} is missing"
+                raise _format.TruncatedFileError(msg)
+            return _format.read_section_at(self.fp, spans[tile.index])
+
+    def tiles_present(self) -> int:
+        """How many tiles the file holds: all of them, unless it is truncated."""
+        with self._lock:
+            return len(self._spans if self._spans is not None else self._walk())
+
+    def _tiles(self) -> range:
+        return range(self.rows * self.cols)
+
+    def _walk(self) -> list[SectionSpan]:
+        spans: list[SectionSpan] = []
+        self.fp.seek(self._first)
+        try:
+            for _ in self._tiles():
                 span = _format.skip_section(self.fp, self.file_size)
                 if span.tag != _format.TILE_TAG:
                     msg = f"L3C section {span.tag!r} where a tile was expected"
                     raise _format.CorruptStreamError(msg)
-                self._spans.append(span)
-            return _format.read_section_at(self.fp, self._spans[tile.index])
+                spans.append(span)
+        except _format.TruncatedFileError:
+            for span in spans:  # damaged lengths, or a cut: only the CRCs can tell
+                _format.read_section_at(self.fp, span)
+        else:
+            if self.fp.tell() != self.file_size:
+                msg = f"L3C file has {self.file_size - self.fp.tell()} bytes after its last tile"
+                raise _format.CorruptStreamError(msg)
+        self._spans = spans
+        return spans
 
     def read(
         self,
@@ -70,12 +101,18 @@ class TileReader:
         device: str | None = None,
         workers: int | None = None,
         check_limit: bool = True,
+        keep_truncated: bool = False,
     ) -> np.ndarray:
         """Pixels (rows, columns, bands) uint8 of ``box``; where it reaches past the
-        image, zeros (as Pillow's crop fills)."""
+        image, zeros (as Pillow's crop fills). A tile that a truncated file lacks raises
+        TruncatedFileError, or with ``keep_truncated`` stays zeros (Pillow's
+        LOAD_TRUNCATED_IMAGES)."""
         x0, y0, x1, y1 = box
         out = np.zeros((y1 - y0, x1 - x0, self.header.planes), dtype=np.uint8)
         tiles = self.covering(box)
+        if keep_truncated:
+            present = self.tiles_present()
+            tiles = [tile for tile in tiles if tile.index < present]
         jobs = ((tile, self.payload(tile)) for tile in tiles)
         workers = min(workers or _codec.default_workers(device), max(1, len(tiles)))
         for tile, pixels in _codec.decode_tile_list(

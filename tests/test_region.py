@@ -9,7 +9,7 @@ from pathlib import Path
 import dask
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 import pillow_l3c
 from pillow_l3c import _codec, _format, _region, dask_array
@@ -118,7 +118,7 @@ def test_lazy_array_of_a_truncated_file_raises_when_the_missing_tile_is_read(
     (tmp_path / "cut.l3c").write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
     arr = dask_array.open_array(str(tmp_path / "cut.l3c"))
     np.testing.assert_array_equal(arr[:64, :64].compute(), storm[:64, :64])
-    with pytest.raises(OSError, match="L3C file is truncated: section b'TILE' at byte"):
+    with pytest.raises(OSError, match="L3C file is truncated: tile 11 of 12 is missing"):
         arr[150:, 200:].compute()
 
 
@@ -175,3 +175,51 @@ def test_crop_past_a_short_last_tile_row_or_column(
     expected = Image.fromarray(citrus).crop(box)
     assert part.tobytes() == expected.tobytes()
     assert len(decoded) == (2 if box == (70, 50, 80, 60) else 0)
+
+
+def _tile_spans(data: bytes) -> list[_format.SectionSpan]:
+    fp = io.BytesIO(data)
+    _codec.read_header(fp)
+    return [_format.skip_section(fp, len(data)) for _ in range(12)]
+
+
+def test_a_damaged_section_length_is_reported_not_followed(
+    storm: np.ndarray, storm_file: Path
+) -> None:
+    """No checksum covers a skipped length: one that lands on a later section boundary
+    would shift every later tile by one if the walk trusted it (review finding)."""
+    data = bytearray(storm_file.read_bytes())
+    first, second = _tile_spans(bytes(data))[:2]
+    length = _format.SECTION_FIELDS["length"]
+    start = first.offset - _format.SECTION_HEAD_BYTES
+    data[start + length.start : start + length.stop] = (second.end - first.offset - 4).to_bytes(
+        4, "big"
+    )  # tile 0's section now swallows tile 1's
+    with Image.open(io.BytesIO(bytes(data))) as im:
+        with pytest.raises(OSError, match=r"L3C section b'TILE' checksum mismatch"):
+            im.crop((128, 0, 192, 64))  # tile 2
+        with pytest.raises(OSError, match=r"L3C section b'TILE' checksum mismatch"):
+            im.load()
+
+
+def test_bytes_after_the_last_tile_are_damage(storm: np.ndarray, storm_file: Path) -> None:
+    data = storm_file.read_bytes() + b"\0" * 16
+    with (
+        Image.open(io.BytesIO(data)) as im,
+        pytest.raises(OSError, match="L3C file has 16 bytes after its last tile"),
+    ):
+        im.crop((0, 0, 10, 10))
+
+
+def test_crop_of_a_truncated_file_under_load_truncated_images(
+    storm: np.ndarray, storm_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = storm_file.read_bytes()
+    cut = data[: _tile_spans(data)[8].offset + 100]  # tiles 0-7 complete
+    with Image.open(io.BytesIO(cut)) as im, pytest.raises(OSError, match="tile 8 of 12 is missing"):
+        im.crop((0, 120, 256, 192))
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with Image.open(io.BytesIO(cut)) as im:
+        part = np.asarray(im.crop((0, 120, 256, 192)))
+    np.testing.assert_array_equal(part[:8], storm[120:128])  # tiles 4-7
+    assert not part[8:].any()  # the missing tiles 8-11 stay black, as after load()
