@@ -22,6 +22,10 @@ from pillow_l3c import _codec, _format
 from pillow_l3c._format import SectionSpan, Tile
 
 
+class FileChangedError(_format.CorruptStreamError):
+    """A file changed between two reads that must see the same content."""
+
+
 class TileReader:
     """The header and the tile sections of one open file; thread-safe (one lock
     guards the file position, decoding runs outside it)."""

@@ -23,24 +23,36 @@ from pillow_l3c import _codec, _region
 from pillow_l3c._optional import require
 
 # This process's open readers, most recent last; a few files at a time stay open.
-_readers: OrderedDict[tuple[str, str], _region.TileReader] = OrderedDict()
+_readers: OrderedDict[tuple[str, str, str], _region.TileReader] = OrderedDict()
 _readers_lock = threading.Lock()
 OPEN_FILES = 16
 
 
-def _reader(urlpath: str, storage_options: dict[str, Any]) -> _region.TileReader:
-    """This process's reader of ``urlpath``.
+def _version(urlpath: str, storage_options: dict[str, Any]) -> str:
+    """What identifies the file's present content (fsspec's ``ukey``: size, time, ...)."""
+    url_to_fs = require("fsspec.core").url_to_fs
+    fs, path = url_to_fs(urlpath, **storage_options)
+    return str(fs.ukey(path))
+
+
+def _reader(urlpath: str, storage_options: dict[str, Any], version: str) -> _region.TileReader:
+    """This process's reader of ``urlpath`` as it was at ``version``.
 
     Its file stays open and its walk of the section heads is kept for later tiles,
-    for the last ``OPEN_FILES`` files read. An older one is dropped, not closed: a
+    for the last ``OPEN_FILES`` files read, so an array keeps reading the file it
+    opened even after an atomic replace. An older reader is dropped, not closed: a
     task may still be reading it, and the file closes with its last reference.
     """
     fsspec = require("fsspec")
-    key = (urlpath, repr(sorted(storage_options.items())))
+    key = (urlpath, repr(sorted(storage_options.items())), version)
     with _readers_lock:
         reader = _readers.get(key)
         if reader is None:
             fp = fsspec.open(urlpath, "rb", **storage_options).open()
+            if _version(urlpath, storage_options) != version:
+                fp.close()
+                msg = f"{urlpath} changed after open_array opened it; open it again"
+                raise _region.FileChangedError(msg)
             reader = _readers[key] = _region.TileReader(fp)
             while len(_readers) > OPEN_FILES:
                 _readers.popitem(last=False)
@@ -56,19 +68,22 @@ class _TileSource:
 
     def __init__(self, urlpath: str, storage_options: dict[str, Any], device: str | None) -> None:
         self.urlpath, self.storage_options, self.device = urlpath, storage_options, device
-        self.header = header = _reader(urlpath, storage_options).header
+        self.version = _version(urlpath, storage_options)
+        self.header = header = self._reader().header
         self.shape: tuple[int, ...] = (header.height, header.width) + (
             (header.planes,) if header.planes > 1 else ()
         )
         self.dtype = np.dtype(np.uint8)
         self.ndim = len(self.shape)
 
+    def _reader(self) -> _region.TileReader:
+        return _reader(self.urlpath, self.storage_options, self.version)
+
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         rows, cols = key[0], key[1]
         y0, y1, _ = rows.indices(self.shape[0])
         x0, x1, _ = cols.indices(self.shape[1])
-        reader = _reader(self.urlpath, self.storage_options)
-        pixels = reader.read((x0, y0, x1, y1), self.device, workers=1, check_limit=False)
+        pixels = self._reader().read((x0, y0, x1, y1), self.device, workers=1, check_limit=False)
         if self.ndim == 2:
             return pixels[:, :, 0]
         return pixels[:, :, key[2]] if len(key) > 2 else pixels
@@ -97,8 +112,8 @@ def open_array(
     ]
     if source.ndim == 3:
         chunks.append((header.planes,))
-    reader = _reader(urlpath, source.storage_options)
-    name = "l3c-" + da.core.tokenize(urlpath, header.pack(), reader.file_size)
+    options = repr(sorted(source.storage_options.items()))
+    name = "l3c-" + da.core.tokenize(urlpath, options, source.version)
     return da.from_array(
         source,
         chunks=tuple(chunks),

@@ -4,6 +4,7 @@ tiles under the region (counted by a spy on the tile decoder)."""
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import dask
@@ -223,3 +224,21 @@ def test_crop_of_a_truncated_file_under_load_truncated_images(
         part = np.asarray(im.crop((0, 120, 256, 192)))
     np.testing.assert_array_equal(part[:8], storm[120:128])  # tiles 4-7
     assert not part[8:].any()  # the missing tiles 8-11 stay black, as after load()
+
+
+def test_a_replaced_file_opens_as_its_new_content(storm: np.ndarray, tmp_path: Path) -> None:
+    """The per-process reader cache is keyed by the file's version (review finding:
+    after an atomic replace, open_array kept returning the old image)."""
+    path = tmp_path / "x.l3c"
+    Image.fromarray(storm).save(path, tile_size=TILE)
+    old = dask_array.open_array(str(path))
+    np.testing.assert_array_equal(old[:64, :64].compute(), storm[:64, :64])
+    flipped = np.ascontiguousarray(storm[::-1, :, :2])
+    new_file = tmp_path / "new.l3c"
+    Image.fromarray(np.dstack([flipped, flipped[:, :, :1]])).convert("RGB").save(new_file)
+    os.replace(new_file, path)
+    new = dask_array.open_array(str(path))
+    np.testing.assert_array_equal(new[:, :, :2].compute(), flipped)
+    assert new.name != old.name
+    # the first array reads the file it opened (its reader holds the old file open)
+    np.testing.assert_array_equal(old[64:128, :64].compute(), storm[64:128, :64])
