@@ -49,7 +49,8 @@ def configure(
     ``max_tile_pixels`` bounds the memory one tile may take: a file whose tiles are
     larger (2048 x 2048 by default; this package writes 512) raises
     ``TileTooLargeError`` instead of exhausting memory; ``None`` lifts the limit for
-    trusted files, as ``Image.MAX_IMAGE_PIXELS = None`` does for Pillow's.
+    trusted files, as ``Image.MAX_IMAGE_PIXELS = None`` does for Pillow's. Each call
+    sets all three.
     """
     _settings.decoding.device = device
     _settings.decoding.workers = workers
@@ -57,8 +58,11 @@ def configure(
 
 
 def register(device: str | None = None, workers: int | None = None) -> None:
-    """The former name of ``configure`` (the format is registered at import)."""
-    configure(device, workers)
+    """The former name of ``configure`` (the format is registered at import).
+
+    It keeps the tile limit as it is: it predates ``max_tile_pixels``.
+    """
+    configure(device, workers, _settings.decoding.max_tile_pixels)
 
 
 def encode(

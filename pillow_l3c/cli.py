@@ -225,6 +225,13 @@ class _ChildError(Exception):
 
 def _code_files(args: argparse.Namespace) -> int:
     if args.scheduler:
+        if args.jobs:
+            print(
+                "l3c: error: -j has no effect with --scheduler (the workers' threads are "
+                "the parallelism)",
+                file=sys.stderr,
+            )
+            return 1
         from pillow_l3c import cluster
         from pillow_l3c._optional import MissingDependencyError
 
@@ -233,6 +240,9 @@ def _code_files(args: argparse.Namespace) -> int:
         except MissingDependencyError as e:
             print(f"l3c: error: --scheduler: {e}", file=sys.stderr)
             return 1
+    if args.manifest:
+        print("l3c: error: --manifest needs --scheduler", file=sys.stderr)
+        return 1
     args.inputs = [Path(p) for p in args.inputs]
     args.output = Path(args.output) if args.output is not None else None
     encoding = args.command == "encode"
@@ -242,6 +252,15 @@ def _code_files(args: argparse.Namespace) -> int:
     failures = len(missing)
     for p in missing:
         print(f"l3c: error: {p}: no such file or folder", file=sys.stderr)
+    first: dict[Path, Path] = {}
+    for src, dst in list(pairs.items()):
+        if dst in first:  # a.png and a.bmp would both become a.l3c: not coded
+            print(
+                f"l3c: error: {src}: its output {dst} is also that of {first[dst]}", file=sys.stderr
+            )
+            failures += 1
+            del pairs[src]
+        first.setdefault(dst, src)
     todo = {
         s: d for s, d in pairs.items() if s not in missing and (args.force or not _up_to_date(s, d))
     }
@@ -300,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--scheduler",
             metavar="ADDRESS",
             help="run on a Dask cluster: tcp://HOST:8786, or local[:N] for N worker processes "
-            "here; inputs and -o are then fsspec URLs (needs pillow-l3c[dask])",
+            "here; inputs and -o are then fsspec URLs, -o a folder (needs pillow-l3c[dask])",
         )
         s.add_argument(
             "--manifest",

@@ -77,13 +77,18 @@ def plan(
     url_to_fs = require("fsspec.core").url_to_fs
     wanted = IMAGE_SUFFIXES if direction == ENCODE else frozenset({".l3c"})
     suffix = ".l3c" if direction == ENCODE else ".png"
-    dest = dest.rstrip("/")
+    # Absolute here, on the client: a relative path would be resolved by each worker.
+    dest_fs, dest_root = url_to_fs(dest, **(storage_options or {}))
+    dest_root = dest_root.rstrip("/")
+    dest = dest_root if _is_local(dest_fs) else dest_fs.unstrip_protocol(dest_root)
     pairs: list[tuple[str, str]] = []
     for source in sources:
         fs, root = url_to_fs(source, **(storage_options or {}))
         if fs.isdir(root):
             root = root.rstrip("/")
             for path in sorted(fs.find(root)):
+                if type(fs) is type(dest_fs) and (path + "/").startswith(dest_root + "/"):
+                    continue  # an earlier run's outputs inside the source folder
                 if posixpath.splitext(path)[1].lower() in wanted:
                     relative = posixpath.splitext(path[len(root) + 1 :])[0]
                     pairs.append((fs.unstrip_protocol(path), f"{dest}/{relative}{suffix}"))
@@ -91,6 +96,11 @@ def plan(
             stem = posixpath.splitext(posixpath.basename(root))[0]
             pairs.append((fs.unstrip_protocol(root), f"{dest}/{stem}{suffix}"))
     return pairs
+
+
+def _is_local(fs: Any) -> bool:
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return "file" in protocols
 
 
 def code_file(
@@ -206,8 +216,8 @@ def _write_complete(fs: Any, path: str, data: bytes) -> None:
     if parent:
         fs.makedirs(parent, exist_ok=True)
     tmp = f"{parent}/.{name}.{uuid.uuid4().hex[:12]}.partial" if parent else f".{name}.partial"
-    fs.pipe_file(tmp, data)
     try:
+        fs.pipe_file(tmp, data)
         fs.mv(tmp, path)
     finally:
         if fs.exists(tmp):
@@ -243,7 +253,16 @@ def code_files(
         from pillow_l3c import _model
 
         _model.find(model)  # an unknown name fails once, before any task
-    futures = [
+    results: list[FileResult | None] = [None] * len(pairs)
+    report = on_result or (lambda result: None)
+    first_source: dict[str, str] = {}
+    for i, (src, dst) in enumerate(pairs):
+        if dst in first_source:  # a.png and a.bmp would both become a.l3c: not coded
+            msg = f"ValueError: its output {dst} is also that of {first_source[dst]}"
+            results[i] = FileResult(src, dst, status="error", error=msg)
+            report(results[i])
+        first_source.setdefault(dst, src)
+    futures = {
         client.submit(
             code_file,
             src,
@@ -256,23 +275,21 @@ def code_files(
             storage_options,
             key=f"l3c-{direction}-{uuid.uuid4().hex}",
             retries=retries,
-        )
-        for src, dst in pairs
-    ]
-    order = {f.key: i for i, f in enumerate(futures)}
-    results: list[FileResult | None] = [None] * len(futures)
+        ): i
+        for i, (src, dst) in enumerate(pairs)
+        if results[i] is None
+    }
     try:
-        for future in distributed.as_completed(futures):
-            i = order[future.key]
+        for future in distributed.as_completed(list(futures)):
+            i = futures[future]
             try:
                 result = future.result()
             except Exception as e:  # e.g. KilledWorker: the file killed its workers
                 result = FileResult(*pairs[i], status="error", error=f"{type(e).__name__}: {e}")
             results[i] = result
-            if on_result is not None:
-                on_result(result)
+            report(result)
     except BaseException:
-        client.cancel(futures)
+        client.cancel(list(futures))
         raise
     done = [r for r in results if r is not None]
     if manifest:
@@ -334,10 +351,14 @@ def connect(address: str) -> Any:
     """
     distributed = require("dask.distributed")
     if address == "local" or address.startswith("local:"):
-        workers = int(address.partition(":")[2] or 0) or None
+        count = address.partition(":")[2]
+        if count and not (count.isdigit() and int(count) > 0):
+            msg = f"local:N needs a number of workers, got {count!r}"
+            raise ValueError(msg)
+        workers = int(count) if count else None
         cluster = distributed.LocalCluster(n_workers=workers, processes=True)
         return distributed.Client(cluster)
-    return distributed.Client(address)
+    return distributed.Client(address, timeout=30)
 
 
 def run_cli(args: Any) -> int:
@@ -369,7 +390,12 @@ def run_cli(args: Any) -> int:
             tqdm.write(f"{r.source} -> {r.output}{bpsp}", file=sys.stdout)
         bar.update()
 
-    with connect(args.scheduler) as client:
+    try:
+        client = connect(args.scheduler)
+    except (ValueError, OSError) as e:  # a bad address, a scheduler that does not answer
+        print(f"l3c: error: --scheduler {args.scheduler}: {e}", file=sys.stderr)
+        return 1
+    with client:
         if not args.quiet:
             print(f"l3c: {client.dashboard_link or args.scheduler}", file=sys.stderr)
         bar = tqdm(unit="file", disable=args.quiet, file=sys.stderr)

@@ -137,3 +137,17 @@ def test_bench_is_a_subcommand() -> None:
 
     args = build_parser().parse_args(["bench", "photos", "--codecs", "png", "--limit", "2"])
     assert (args.command, args.limit) == ("bench", 2)
+
+
+def test_two_inputs_with_one_output_are_not_both_coded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(IMAGES / "citrus_77x53.png", tmp_path / "a.png")
+    Image.open(IMAGES / "ladybird_64x48.png").save(tmp_path / "a.bmp")
+    assert main(["encode", str(tmp_path), "-o", str(tmp_path / "out"), "-q"]) == 1
+    out = tmp_path / "out" / "a.l3c"
+    assert capsys.readouterr().err == (
+        f"l3c: error: {tmp_path / 'a.png'}: its output {out} is also that of {tmp_path / 'a.bmp'}\n"
+    )
+    with Image.open(out) as im, Image.open(tmp_path / "a.bmp") as src:
+        assert im.tobytes() == src.tobytes()

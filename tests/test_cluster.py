@@ -213,3 +213,51 @@ def test_importing_the_package_and_its_cli_imports_no_dask() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_two_sources_with_one_output_are_not_both_coded(client: Client, tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    shutil.copy(IMAGES / "citrus_77x53.png", tmp_path / "src" / "a.png")
+    Image.open(IMAGES / "ladybird_64x48.png").save(tmp_path / "src" / "a.bmp")
+    results = cluster.code_files(client, [str(tmp_path / "src")], str(tmp_path / "out"))
+    out = tmp_path / "out" / "a.l3c"
+    assert [r.status for r in results] == ["done", "error"]
+    assert results[1].error == (
+        f"ValueError: its output {out} is also that of file://{tmp_path}/src/a.bmp"
+    )
+    np.testing.assert_array_equal(_pixels(out), _pixels(tmp_path / "src" / "a.bmp"))
+
+
+def test_plan_makes_a_relative_destination_absolute_and_skips_it_inside_the_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos" / "out").mkdir(parents=True)
+    shutil.copy(IMAGES / "citrus_77x53.png", tmp_path / "photos" / "a.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "photos" / "out" / "earlier.png")
+    pairs = cluster.plan(["photos"], "photos/out")
+    assert pairs == [(f"file://{tmp_path}/photos/a.png", f"{tmp_path}/photos/out/a.l3c")]
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--scheduler", "local:abc"],
+            "l3c: error: --scheduler local:abc: local:N needs a number of workers, got 'abc'\n",
+        ),
+        (
+            ["--scheduler", "local:2", "-j", "2"],
+            (
+                "l3c: error: -j has no effect with --scheduler (the workers' threads are the "
+                "parallelism)\n"
+            ),
+        ),
+        (["--manifest", "m.csv"], "l3c: error: --manifest needs --scheduler\n"),
+    ],
+)
+def test_cluster_options_that_cannot_work_say_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], options: list[str], message: str
+) -> None:
+    assert main(["encode", str(IMAGES), "-o", str(tmp_path), "-q", *options]) == 1
+    assert capsys.readouterr().err == message
