@@ -104,7 +104,10 @@ def test_a_worker_killed_in_the_middle_of_a_run(client: Client, tmp_path: Path) 
         client, [str(src)], str(tmp_path / "out"), on_result=kill_a_busy_worker
     )
     assert killed, "no worker was busy when the first file finished"
-    assert [r.status for r in results] == ["done"] * 12
+    # a file that the killed worker had written, but not reported, is done on its rerun
+    # elsewhere: its complete output is there, so that task finds it "skipped"
+    assert {r.status for r in results} <= {"done", "skipped"}
+    assert len(results) == 12
     for name, pixels in originals.items():
         np.testing.assert_array_equal(_pixels(tmp_path / "out" / name), pixels)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts the killed one
