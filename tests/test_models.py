@@ -200,7 +200,7 @@ def test_polyphase_file_costs_what_the_float_model_predicts(tmp_path: Path) -> N
     run = _tiny_run(tmp_path, steps=30)
     model = load_checkpoint(run / "last.pt").eval()
     with torch.no_grad():
-        x = torch.from_numpy(photo).permute(2, 0, 1)[None].float()
+        x = torch.from_numpy(photo.copy()).permute(2, 0, 1)[None].float()
         predicted = float(model(x)) / 8
     path = tmp_path / "tiny.pt"
     export(model, path)
