@@ -8,6 +8,8 @@ format="L3C", device="cuda", tile_size=512, workers=2, model="poly-small")``) ar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import numpy as np
@@ -23,6 +25,16 @@ EXTENSION = ".l3c"
 
 def _accept(prefix: bytes) -> bool:
     return prefix.startswith(_format.MAGIC)
+
+
+@contextmanager
+def _as_pillow_truncation() -> Iterator[None]:
+    """Raise for a cut file what Pillow's own plugins raise: "image file is truncated"."""
+    try:
+        yield
+    except _format.TruncatedFileError as e:
+        msg = f"image file is truncated ({e})"
+        raise OSError(msg) from None
 
 
 class L3cImageFile(ImageFile.ImageFile):
@@ -69,16 +81,13 @@ class L3cImageFile(ImageFile.ImageFile):
         if self._l3c_reader is None:
             self.fp.seek(self._l3c_start)
             self._l3c_reader = _region.TileReader(self.fp)
-        try:
+        with _as_pillow_truncation():
             pixels = self._l3c_reader.read(
                 (x0, y0, x1, y1),
                 _settings.decoding.device,
                 _settings.decoding.workers,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )
-        except _format.TruncatedFileError as e:
-            msg = f"image file is truncated ({e})"
-            raise OSError(msg) from None
         out = Image.frombytes(self.mode, (x1 - x0, y1 - y0), pixels.tobytes())
         out.info = self.info.copy()
         return out
@@ -98,7 +107,7 @@ class L3cDecoder(ImageFile.PyDecoder):
         """
         assert self.fd is not None
         header = self.args[0]
-        try:
+        with _as_pillow_truncation():
             # Pillow passes no options to load(): pillow_l3c.configure() sets these.
             pixels = _codec.decode_tiles(
                 header,
@@ -107,9 +116,6 @@ class L3cDecoder(ImageFile.PyDecoder):
                 _settings.decoding.workers,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )
-        except _format.TruncatedFileError as e:
-            msg = f"image file is truncated ({e})"
-            raise OSError(msg) from None
         # With LOAD_TRUNCATED_IMAGES, the tiles past the cut stay black, as Pillow
         # leaves the missing part of other formats.
         self.set_as_raw(pixels.tobytes())
