@@ -49,7 +49,7 @@ def _mixture_integers(x: torch.Tensor, symbols: list[torch.Tensor]) -> list[np.n
     return out
 
 
-@pytest.mark.parametrize("name", ["l3c-small", "poly-small"])
+@pytest.mark.parametrize("name", ["l3c-small", "poly-fast", "poly-small"])
 def test_bundled_models_are_exact(name: str) -> None:
     model = _model.load(name=name)
     assert model.exact
@@ -150,14 +150,17 @@ def _golden_cases() -> list[str]:
     return sorted(p.stem for p in GOLDEN.glob("*.l3c"))
 
 
+GOLDEN_SETS = {"": "l3c-small", "poly_": "poly-small", "polyfast_": "poly-fast"}
+
+
 def test_golden_files_exist() -> None:
     cases = ["citrus_rgba", "ladybird_grey", "storm_rgb_tiles"]
-    assert _golden_cases() == sorted(cases + [f"poly_{name}" for name in cases])
-    for name in cases:  # one set per bundled model family
-        with Image.open(GOLDEN / f"{name}.l3c") as im:
-            assert im.info["model_id"] == pillow_l3c.models()["l3c-small"]
-        with Image.open(GOLDEN / f"poly_{name}.l3c") as im:
-            assert im.info["model_id"] == pillow_l3c.models()["poly-small"]
+    assert _golden_cases() == sorted(p + name for p in GOLDEN_SETS for name in cases)
+    assert sorted(GOLDEN_SETS.values()) == sorted(pillow_l3c.models())  # one set per model
+    for prefix, model in GOLDEN_SETS.items():
+        for name in cases:
+            with Image.open(GOLDEN / f"{prefix}{name}.l3c") as im:
+                assert im.info["model_id"] == pillow_l3c.models()[model]
 
 
 @pytest.mark.parametrize("name", _golden_cases())
@@ -180,7 +183,7 @@ def test_golden_files_decode_bit_exactly(name: str) -> None:
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("model", ["l3c-small", "poly-small"])
+@pytest.mark.parametrize("model", ["l3c-small", "poly-fast", "poly-small"])
 def test_gpu_and_cpu_compute_the_same_integers(storm: np.ndarray, model: str) -> None:
     cpu = pillow_l3c.encode(storm, model=model)
     gpu = pillow_l3c.encode(storm, device="cuda", model=model)

@@ -266,7 +266,7 @@ def test_grey_and_alpha_modes_roundtrip(tmp_path: Path, photo: np.ndarray, mode:
         np.testing.assert_array_equal(np.asarray(back), np.asarray(im))
 
 
-@pytest.mark.parametrize("model", ["l3c-small", "poly-small"])
+@pytest.mark.parametrize("model", ["l3c-small", "poly-fast", "poly-small"])
 def test_grey_costs_one_plane(photo: np.ndarray, model: str) -> None:
     grey = np.asarray(Image.fromarray(photo).convert("L"))
     rgb = np.repeat(grey[:, :, None], 3, axis=2)
