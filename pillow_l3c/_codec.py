@@ -155,6 +155,55 @@ def _check_tile_size(tile_size: int) -> None:
         raise ValueError(msg)
 
 
+def file_head(
+    width: int,
+    height: int,
+    mode: str,
+    device: str | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+    tile_size: int | None = None,
+    model: str | None = None,
+) -> tuple[_model.LoadedModel, Header, bytes]:
+    """The model, the header and the bytes before the first tile (header and metadata
+    sections) of a file, every argument checked: what ``write`` and a distributed
+    writer (``dask_array.to_l3c``) share."""
+    if tile_size is not None:
+        _check_tile_size(tile_size)
+    sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
+    for tag in sections:
+        if tag not in _format.METADATA_TAGS:
+            msg = f"{tag!r} is not an L3C metadata section"
+            raise ValueError(msg)
+    loaded = _model.load(device, model)
+    tile_size = tile_size or DEFAULT_TILE[loaded.family]
+    header = Header(width, height, mode, loaded.model_id, tile_size, len(sections))
+    limit = _settings.decoding.max_tile_pixels
+    if limit is not None and _largest_tile(header) > limit:  # what readers would refuse
+        msg = (
+            f"tile_size {tile_size} makes tiles of {_largest_tile(header)} pixels, over the "
+            f"limit of {limit} that decoders accept (pillow_l3c.configure(max_tile_pixels=...))"
+        )
+        raise ValueError(msg)
+    head = header.pack() + b"".join(_format.pack_section(t, d) for t, d in sections.items())
+    return loaded, header, head
+
+
+def encode_tile_section(
+    pixels: np.ndarray, mode: str, model_id: bytes, device: str | None = None
+) -> bytes:
+    """The whole section of one tile (pixels (h, w, bands) of ``mode``), coded alone by
+    the model with ``model_id``: byte for byte the section ``write`` would write, so
+    that tiles can be coded on many machines and joined in order."""
+    loaded = _model.load(device, wanted=model_id)
+    pixels = _check_pixels(np.ascontiguousarray(pixels), mode)
+
+    def section(p: np.ndarray) -> bytes:
+        return _format.pack_section(_format.TILE_TAG, _encode_tile(loaded, p, mode))
+
+    with _one_torch_thread():
+        return _in_worker(section)(pixels)
+
+
 def write(
     fp: BinaryIO,
     pixels: np.ndarray,
@@ -174,33 +223,16 @@ def write(
     the model family's (``DEFAULT_TILE``).
     """
     pixels = _check_pixels(pixels, mode)
-    if tile_size is not None:
-        _check_tile_size(tile_size)
-    sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
-    for tag in sections:
-        if tag not in _format.METADATA_TAGS:
-            msg = f"{tag!r} is not an L3C metadata section"
-            raise ValueError(msg)
-    h, w = pixels.shape[:2]
-    loaded = _model.load(device, model)
-    tile_size = tile_size or DEFAULT_TILE[loaded.family]
-    header = Header(w, h, mode, loaded.model_id, tile_size, len(sections))
-    limit = _settings.decoding.max_tile_pixels
-    if limit is not None and _largest_tile(header) > limit:  # what readers would refuse
-        msg = (
-            f"tile_size {tile_size} makes tiles of {_largest_tile(header)} pixels, over the "
-            f"limit of {limit} that decoders accept (pillow_l3c.configure(max_tile_pixels=...))"
-        )
-        raise ValueError(msg)
+    loaded, header, head = file_head(
+        pixels.shape[1], pixels.shape[0], mode, device, metadata, tile_size, model
+    )
     workers = workers or default_workers(device)
 
     def encode_tile(tile: Tile) -> bytes:
         view = pixels[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
         return _format.pack_section(_format.TILE_TAG, _encode_tile(loaded, view, mode))
 
-    fp.write(header.pack())
-    for tag, payload in sections.items():
-        fp.write(_format.pack_section(tag, payload))
+    fp.write(head)
     with _one_torch_thread():
         tiles, count = header.tiles(), header.tile_count()
         for section in _ordered_map(_in_worker(encode_tile), tiles, min(workers, count)):

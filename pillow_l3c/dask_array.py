@@ -1,4 +1,4 @@
-"""One .l3c file as a lazy ``dask.array``, chunked by its tiles.
+"""One .l3c file as a lazy ``dask.array``, chunked by its tiles, and back.
 
     import pillow_l3c.dask_array
     arr = pillow_l3c.dask_array.open_array("s3://bucket/scan.l3c")
@@ -8,7 +8,8 @@ Each chunk is one tile, decoded by one task with one torch thread, so a Dask
 scheduler's threads (or a cluster's workers) are the parallelism. A task opens the
 file through fsspec, finds its tile by walking the section heads (``_region``), and
 reads only that tile's section; the walk is kept per process and file, so the tiles
-of one file are found once. Needs the ``dask`` extra: ``pip install pillow-l3c[dask]``.
+of one file are found once. ``to_l3c`` writes an array as a file, one task per tile.
+Needs the ``dask`` extra: ``pip install pillow-l3c[dask]``.
 """
 
 from __future__ import annotations
@@ -123,3 +124,54 @@ def open_array(
         lock=False,
         meta=np.empty((0,) * source.ndim, dtype=np.uint8),
     )
+
+
+MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+def to_l3c(
+    arr: Any,
+    urlpath: str,
+    mode: str | None = None,
+    model: str | None = None,
+    device: str | None = None,
+    tile_size: int | None = None,
+    metadata: dict[bytes, bytes] | None = None,
+    storage_options: dict[str, Any] | None = None,
+) -> None:
+    """Write a uint8 array (a ``dask.array``, or anything it takes) as a .l3c file.
+
+    One task per tile, on whatever scheduler is active (a cluster's client, else
+    threads), each coding its tile alone as ``Image.save`` would: the file is byte for
+    byte the one a single process writes. The sections are joined in order one row of
+    tiles at a time, so memory holds one row's coded bytes, never the image. The file
+    appears under ``urlpath`` only when complete. ``mode`` defaults by the bands: L,
+    LA, RGB, RGBA.
+    """
+    da = require("dask.array", extra="dask")
+    dask = require("dask", extra="dask")
+    fsspec = require("fsspec")
+    arr = da.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[:, :, None]
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in MODES_BY_BANDS:
+        msg = f"to_l3c needs a uint8 array (H, W) or (H, W, 1..4), got {arr.dtype} {arr.shape}"
+        raise ValueError(msg)
+    mode = mode or MODES_BY_BANDS[arr.shape[2]]
+    height, width = arr.shape[:2]
+    loaded, header, head = _codec.file_head(width, height, mode, device, metadata, tile_size, model)
+    t = header.tile_size
+    blocks = arr.rechunk((t, t, -1)).to_delayed()
+    encode = dask.delayed(_codec.encode_tile_section, pure=True)
+    fs, path = require("fsspec.core").url_to_fs(urlpath, **(storage_options or {}))
+    tmp = f"{path}.partial"
+    try:
+        with fsspec.open(fs.unstrip_protocol(tmp), "wb", **(storage_options or {})) as f:
+            f.write(head)
+            for row in blocks[:, :, 0]:
+                tasks = [encode(block, mode, loaded.model_id, device) for block in row]
+                f.write(b"".join(dask.compute(*tasks)))
+        fs.mv(tmp, path)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp)

@@ -264,3 +264,16 @@ def test_cluster_options_that_cannot_work_say_why(
 ) -> None:
     assert main(["encode", str(IMAGES), "-o", str(tmp_path), "-q", *options]) == 1
     assert capsys.readouterr().err == message
+
+
+def test_to_l3c_codes_tiles_on_the_cluster(client: Client, tmp_path: Path) -> None:
+    import dask.array as da
+
+    from pillow_l3c import dask_array
+
+    photo = _pixels(IMAGES / "storm_256x192.png")
+    expected = io.BytesIO()
+    Image.fromarray(photo).save(expected, "L3C", tile_size=64)
+    # the client is the active scheduler: the 12 tile tasks run in the worker processes
+    dask_array.to_l3c(da.from_array(photo, chunks=64), str(tmp_path / "x.l3c"), tile_size=64)
+    assert (tmp_path / "x.l3c").read_bytes() == expected.getvalue()

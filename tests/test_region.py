@@ -242,3 +242,30 @@ def test_a_replaced_file_opens_as_its_new_content(storm: np.ndarray, tmp_path: P
     assert new.name != old.name
     # the first array reads the file it opened (its reader holds the old file open)
     np.testing.assert_array_equal(old[64:128, :64].compute(), storm[64:128, :64])
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_to_l3c_writes_the_bytes_that_one_process_writes(
+    storm: np.ndarray, tmp_path: Path, grey: bool
+) -> None:
+    import dask.array as da
+
+    pixels = np.asarray(Image.fromarray(storm).convert("L")) if grey else storm
+    expected = io.BytesIO()
+    Image.fromarray(pixels).save(expected, "L3C", tile_size=TILE)
+    chunks = (50, 70) if grey else (50, 70, 3)  # chunks that are not tiles
+    dask_array.to_l3c(da.from_array(pixels, chunks=chunks), str(tmp_path / "x.l3c"), tile_size=TILE)
+    assert (tmp_path / "x.l3c").read_bytes() == expected.getvalue()
+    assert [p.name for p in tmp_path.iterdir()] == ["x.l3c"]  # no partial file left
+    # and a lazily read file written again is the same file
+    again = dask_array.open_array(str(tmp_path / "x.l3c"))
+    dask_array.to_l3c(again, str(tmp_path / "y.l3c"), tile_size=TILE)
+    assert (tmp_path / "y.l3c").read_bytes() == expected.getvalue()
+
+
+def test_to_l3c_refuses_what_it_cannot_store(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"needs a uint8 array \(H, W\) or \(H, W, 1..4\), got"):
+        dask_array.to_l3c(np.zeros((8, 8, 5), np.uint8), str(tmp_path / "x.l3c"))
+    with pytest.raises(ValueError, match="tile size must be a multiple of 8"):
+        dask_array.to_l3c(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "x.l3c"), tile_size=12)
+    assert list(tmp_path.iterdir()) == []
