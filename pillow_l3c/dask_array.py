@@ -44,12 +44,15 @@ def _reader(urlpath: str, storage_options: dict[str, Any], version: str) -> _reg
     opened even after an atomic replace. An older reader is dropped, not closed: a
     task may still be reading it, and the file closes with its last reference.
     """
-    fsspec = require("fsspec")
+    url_to_fs = require("fsspec.core").url_to_fs
     key = (urlpath, repr(sorted(storage_options.items())), version)
     with _readers_lock:
         reader = _readers.get(key)
         if reader is None:
-            fp = fsspec.open(urlpath, "rb", **storage_options).open()
+            # No read-ahead: a remote file's block cache would fetch megabytes around
+            # every 8-byte section head of the walk.
+            fs, path = url_to_fs(urlpath, **storage_options)
+            fp = fs.open(path, "rb", cache_type="none")
             if _version(urlpath, storage_options) != version:
                 fp.close()
                 msg = f"{urlpath} changed after open_array opened it; open it again"

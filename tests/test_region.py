@@ -269,3 +269,37 @@ def test_to_l3c_refuses_what_it_cannot_store(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="tile size must be a multiple of 8"):
         dask_array.to_l3c(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "x.l3c"), tile_size=12)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_lazy_array_of_a_remote_file_fetches_heads_and_its_tile_only(
+    storm_file: Path,
+) -> None:
+    """A remote filesystem (S3, GCS, HTTP) hands fsspec a buffered file whose every fetch
+    is a range request (here counted); its default read-ahead would fetch the file."""
+    import fsspec
+    from fsspec.implementations.memory import MemoryFileSystem
+    from fsspec.spec import AbstractBufferedFile
+
+    data = storm_file.read_bytes()
+    fetched: list[int] = []
+
+    class Remote(AbstractBufferedFile):
+        def _fetch_range(self, start: int, end: int) -> bytes:
+            fetched.append(end - start)
+            return data[start:end]
+
+    class RemoteFS(MemoryFileSystem):
+        protocol = "remote-test"
+
+        def _open(self, path, mode="rb", **kwargs):
+            return Remote(self, path, mode, size=len(data), **kwargs)
+
+        def info(self, path, **kwargs):
+            return {"name": self._strip_protocol(path), "size": len(data), "type": "file"}
+
+    fsspec.register_implementation("remote-test", RemoteFS, clobber=True)
+    arr = dask_array.open_array("remote-test://storm.l3c")
+    with dask.config.set(scheduler="synchronous"):
+        arr[128:, 192:].compute()  # the last of 12 tiles
+    # the header, 12 section heads and one tile's section: not the file
+    assert sum(fetched) < len(data) // 5
