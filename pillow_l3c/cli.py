@@ -3,6 +3,7 @@
     l3c encode IN... [-o OUT] [--model NAME]
                                  images -> .l3c (OUT: a file for one input, else a folder)
     l3c decode IN... [-o OUT]    .l3c -> .png (or any format Pillow writes, by OUT's suffix)
+    l3c crop FILE BOX -o OUT     one region (LEFT,UPPER,RIGHT,LOWER), only its tiles decoded
     l3c info FILE...             size, mode, model name and id, bpsp, from the header only
     l3c models                   the available models, their bpsp and speed on val
     l3c compare IMAGE...         bpsp of L3C against PNG, with an exact round-trip check
@@ -102,6 +103,35 @@ def _decode_one(
     finally:
         _settings.decoding = saved
     return f"{src} -> {dst}"
+
+
+def _crop(src: Path, box: tuple[int, int, int, int], dst: Path, device: str | None) -> str:
+    """One region of an .l3c file, decoding only the tiles under it."""
+    import dataclasses
+
+    from pillow_l3c import _settings
+
+    saved = dataclasses.replace(_settings.decoding)
+    pillow_l3c.configure(device, saved.workers, saved.max_tile_pixels)
+    try:
+        with Image.open(src, formats=["L3C"]) as im:
+            _atomic_save(im.crop(box), dst)
+    finally:
+        _settings.decoding = saved
+    return f"{src} {box} -> {dst}"
+
+
+def _box(text: str) -> tuple[int, int, int, int]:
+    """LEFT,UPPER,RIGHT,LOWER as Pillow's crop takes them."""
+    try:
+        left, upper, right, lower = (int(v) for v in text.split(","))
+    except ValueError:
+        msg = f"a box is LEFT,UPPER,RIGHT,LOWER in pixels, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if right < left or lower < upper:
+        msg = f"a box's right and lower edges come after its left and upper ones, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return left, upper, right, lower
 
 
 def _atomic_save(im: Image.Image, dst: Path, **params: object) -> None:
@@ -327,6 +357,13 @@ def build_parser() -> argparse.ArgumentParser:
             help="with --scheduler: the run's manifest, .csv or .parquet "
             "(default: OUT/l3c-encode-manifest.csv or l3c-decode-...)",
         )
+    s = sub.add_parser("crop", help="one region of an .l3c file, decoding only its tiles")
+    s.add_argument("input", type=Path)
+    s.add_argument("box", type=_box, metavar="LEFT,UPPER,RIGHT,LOWER")
+    s.add_argument(
+        "-o", "--output", type=Path, required=True, help="image file (any suffix Pillow writes)"
+    )
+    s.add_argument("--device", help='"cpu" (default) or "cuda"')
     s = sub.add_parser("info", help="header of .l3c files")
     s.add_argument("inputs", nargs="+", type=Path)
     sub.add_parser("models", help="the available models, their bpsp and speed")
@@ -348,6 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     status is the way a script learns that some file failed.
     """
     args = build_parser().parse_args(argv)
+    if args.command == "crop":
+        return _run(
+            [args.input], lambda p: _crop(p, args.box, args.output, args.device), progress=False
+        )
     if args.command == "info":
         return _run(args.inputs, _info, progress=False)
     if args.command == "models":

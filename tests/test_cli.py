@@ -151,3 +151,31 @@ def test_two_inputs_with_one_output_are_not_both_coded(
     )
     with Image.open(out) as im, Image.open(tmp_path / "a.bmp") as src:
         assert im.tobytes() == src.tobytes()
+
+
+def test_crop_decodes_a_region(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pillow_l3c import _codec
+
+    with Image.open(IMAGES / "storm_256x192.png") as im:
+        storm = im.convert("RGB")
+        storm.save(tmp_path / "s.l3c", tile_size=64)
+    decoded: list[int] = []
+    real = _codec.decode_tile_payload
+    monkeypatch.setattr(
+        _codec,
+        "decode_tile_payload",
+        lambda m, mode, tile, payload: decoded.append(tile.index) or real(m, mode, tile, payload),
+    )
+    out = tmp_path / "part.png"
+    assert main(["crop", str(tmp_path / "s.l3c"), "70,10,130,60", "-o", str(out)]) == 0
+    assert capsys.readouterr().out == f"{tmp_path / 's.l3c'} (70, 10, 130, 60) -> {out}\n"
+    assert sorted(decoded) == [1, 2]
+    with Image.open(out) as part:
+        assert part.tobytes() == storm.crop((70, 10, 130, 60)).tobytes()
+    assert main(["crop", str(IMAGES / "storm_256x192.png"), "0,0,8,8", "-o", str(out)]) == 1
+    assert "cannot identify image file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["crop", str(tmp_path / "s.l3c"), "70,10,1", "-o", str(out)])
+    assert "a box is LEFT,UPPER,RIGHT,LOWER in pixels, got '70,10,1'" in capsys.readouterr().err
