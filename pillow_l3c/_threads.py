@@ -31,10 +31,13 @@ def one_torch_thread() -> Iterator[None]:
     """Run torch ops with one intra-op thread, in full float32 precision, for the
     duration of a codec call.
 
-    Tiles supply the parallelism, and a kernel's result can depend on how many threads
-    split it (the probability head's 1x1 convolution differs in its 6th digit between
+    Tiles supply the parallelism, and a float kernel's result can depend on how many
+    threads split it (a float model's 1x1 convolution differed in its 6th digit between
     1 and 2 threads), so a fixed count of one keeps files decodable whatever the worker
-    count. The caller's setting is restored when the last concurrent codec call ends.
+    count. One thread also keeps forking safe: a process whose OpenMP pool has run
+    cannot fork a child that uses it (GNU OpenMP hangs; ``test_process_pools`` hung
+    when a one-tile image was given two intra-op threads, though they were 1.4 times as
+    fast). The caller's setting is restored when the last concurrent codec call ends.
     """
     import torch
 
