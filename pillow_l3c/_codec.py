@@ -177,8 +177,8 @@ def file_head(
     loaded = _model.load(device, model)
     tile_size = tile_size or DEFAULT_TILE[loaded.family]
     header = Header(width, height, mode, loaded.model_id, tile_size, len(sections))
-    limit = _settings.decoding.max_tile_pixels
-    if limit is not None and _largest_tile(header) > limit:  # what readers would refuse
+    limit = _tile_limit_exceeded(header)
+    if limit is not None:  # what readers would refuse
         msg = (
             f"tile_size {tile_size} makes tiles of {_largest_tile(header)} pixels, over the "
             f"limit of {limit} that decoders accept (pillow_l3c.configure(max_tile_pixels=...))"
@@ -345,19 +345,27 @@ def _check_length(header: Header, fp: BinaryIO, streams: int) -> None:
 
 def _largest_tile(header: Header) -> int:
     """Pixels of the file's largest tile (the first; tiles are cut to the image)."""
-    return min(header.tile_size, header.height) * min(header.tile_size, header.width)
+    first = header.tile(0, 0)
+    return first.height * first.width
+
+
+def _tile_limit_exceeded(header: Header) -> int | None:
+    """The configured limit on tile pixels when the file's tiles are over it, else None."""
+    limit = _settings.decoding.max_tile_pixels
+    return limit if limit is not None and _largest_tile(header) > limit else None
 
 
 def check_tile_limit(header: Header) -> None:
     """Refuse a file whose largest tile is over the configured limit, before any of it
     is decoded (``pillow_l3c.configure(max_tile_pixels=...)``)."""
-    limit = _settings.decoding.max_tile_pixels
-    h, w = min(header.tile_size, header.height), min(header.tile_size, header.width)
-    if limit is not None and _largest_tile(header) > limit:
+    limit = _tile_limit_exceeded(header)
+    if limit is not None:
+        first = header.tile(0, 0)
         msg = (
-            f"L3C tiles of {w}x{h} pixels are over the limit of {limit} pixels per tile "
-            "(decoding one takes memory in proportion to its pixels); for a trusted "
-            "file, raise it with pillow_l3c.configure(max_tile_pixels=...)"
+            f"L3C tiles of {first.width}x{first.height} pixels are over the limit of "
+            f"{limit} pixels per tile (decoding one takes memory in proportion to its "
+            "pixels); for a trusted file, raise it with "
+            "pillow_l3c.configure(max_tile_pixels=...)"
         )
         raise TileTooLargeError(msg)
 
@@ -377,12 +385,10 @@ def decode_tiles(
     Any other damage raises CorruptStreamError; pixels are never returned unchecked.
     """
     check_tile_limit(header)
-    model = _model.load(device, wanted=header.model_id)
     if not keep_truncated:
-        # The corner tile is the smallest, with the fewest streams.
-        last_h = header.height - (header.height - 1) // header.tile_size * header.tile_size
-        last_w = header.width - (header.width - 1) // header.tile_size * header.tile_size
-        _check_length(header, fp, tile_streams(model, header.mode, last_h, last_w))
+        model = _model.load(device, wanted=header.model_id)
+        corner = header.tile(header.rows - 1, header.columns - 1)  # the fewest streams
+        _check_length(header, fp, tile_streams(model, header.mode, corner.height, corner.width))
     out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
 
     def payloads() -> Iterator[tuple[Tile, bytes]]:
@@ -395,15 +401,9 @@ def decode_tiles(
                 return
             yield tile, payload
 
-    def decode_tile(job: tuple[Tile, bytes]) -> None:
-        tile, payload = job
-        region = out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width]
-        region[...] = decode_tile_payload(model, header.mode, tile, payload)
-
     workers = min(workers or default_workers(device), header.tile_count())
-    with _one_torch_thread():
-        for _ in _ordered_map(_in_worker(decode_tile), payloads(), workers):
-            pass
+    for tile, pixels in decode_tile_list(header, payloads(), device, workers, check_limit=False):
+        out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width] = pixels
     return out
 
 
@@ -415,10 +415,10 @@ def decode_tile_list(
     check_limit: bool = True,
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """(tile, pixels) for each (tile, payload) of ``jobs``, in order, decoded on
-    ``workers`` threads: random access to a few tiles (``_region``) without the whole
-    image's buffer. ``check_limit=False``: the caller checked the tile limit when it
-    opened the file (a lazy array checks in the process that opens it, by that
-    process's settings, not in each worker)."""
+    ``workers`` threads, at most twice as many in flight: the whole image
+    (``decode_tiles``) or a few tiles (``_region``). ``check_limit=False``: the caller
+    checked the tile limit when it opened the file (a lazy array checks in the process
+    that opens it, by that process's settings, not in each worker)."""
     if check_limit:
         check_tile_limit(header)
     model = _model.load(device, wanted=header.model_id)

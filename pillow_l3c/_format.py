@@ -110,20 +110,40 @@ class Header:
     def planes(self) -> int:
         return MODES[self.mode][1]
 
+    @property
+    def rows(self) -> int:
+        """Rows of tiles."""
+        return -(-self.height // self.tile_size)
+
+    @property
+    def columns(self) -> int:
+        """Tiles in a row."""
+        return -(-self.width // self.tile_size)
+
+    def tile(self, row: int, column: int) -> Tile:
+        """The tile at ``row``, ``column`` of the grid; the last row and column are cut
+        to the image."""
+        t = self.tile_size
+        top, left = row * t, column * t
+        return Tile(
+            row * self.columns + column,
+            top,
+            left,
+            min(t, self.height - top),
+            min(t, self.width - left),
+        )
+
     def tiles(self) -> Iterator[Tile]:
         """The tiles in file order: rows of tiles from the top, each from the left.
 
         A generator: a damaged header may claim millions of tiles, and the reader
         stops at the first one missing from the file."""
-        t, index = self.tile_size, 0
-        for top in range(0, self.height, t):
-            for left in range(0, self.width, t):
-                yield Tile(index, top, left, min(t, self.height - top), min(t, self.width - left))
-                index += 1
+        for row in range(self.rows):
+            for column in range(self.columns):
+                yield self.tile(row, column)
 
     def tile_count(self) -> int:
-        t = self.tile_size
-        return -(-self.height // t) * -(-self.width // t)
+        return self.rows * self.columns
 
     def pack(self) -> bytes:
         code = MODES[self.mode][0]

@@ -37,15 +37,6 @@ class TileReader:
         self.file_size = fp.seek(0, io.SEEK_END)
         self._spans: list[SectionSpan] | None = None
         self._lock = threading.Lock()
-        t = self.header.tile_size
-        self.rows, self.cols = -(-self.header.height // t), -(-self.header.width // t)
-
-    def tile(self, row: int, col: int) -> Tile:
-        t, h = self.header.tile_size, self.header
-        top, left = row * t, col * t
-        return Tile(
-            row * self.cols + col, top, left, min(t, h.height - top), min(t, h.width - left)
-        )
 
     def covering(self, box: tuple[int, int, int, int]) -> list[Tile]:
         """The tiles that overlap ``box`` (left, upper, right, lower), in file order."""
@@ -55,9 +46,7 @@ class TileReader:
         if x1 <= x0 or y1 <= y0:
             return []
         return [
-            self.tile(r, c)
-            for r in range(y0 // t, -(-y1 // t))
-            for c in range(x0 // t, -(-x1 // t))
+            h.tile(r, c) for r in range(y0 // t, -(-y1 // t)) for c in range(x0 // t, -(-x1 // t))
         ]
 
     def payload(self, tile: Tile) -> bytes:
@@ -67,7 +56,8 @@ class TileReader:
         with self._lock:
             spans = self._spans if self._spans is not None else self._walk()
             if tile.index >= len(spans):
-                msg = f"L3C file is truncated: tile {tile.index} of {len(self._tiles())} is missing"
+                count = self.header.tile_count()
+                msg = f"L3C file is truncated: tile {tile.index} of {count} is missing"
                 raise _format.TruncatedFileError(msg)
             return _format.read_section_at(self.fp, spans[tile.index])
 
@@ -76,14 +66,11 @@ class TileReader:
         with self._lock:
             return len(self._spans if self._spans is not None else self._walk())
 
-    def _tiles(self) -> range:
-        return range(self.rows * self.cols)
-
     def _walk(self) -> list[SectionSpan]:
         spans: list[SectionSpan] = []
         self.fp.seek(self._first)
         try:
-            for _ in self._tiles():
+            for _ in range(self.header.tile_count()):
                 span = _format.skip_section(self.fp, self.file_size)
                 if span.tag != _format.TILE_TAG:
                     msg = f"L3C section {span.tag!r} where a tile was expected"

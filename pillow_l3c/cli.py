@@ -26,8 +26,9 @@ import argparse
 import io
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
@@ -87,37 +88,39 @@ def _encode_one(
 def _decode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
 ) -> str:
+    with _decoding_on(device, workers), Image.open(src) as im:
+        if im.format != "L3C":
+            msg = f"not an L3C file (Pillow reads it as {im.format})"
+            raise OSError(msg)
+        im.load()
+        _atomic_save(im, dst)
+    return f"{src} -> {dst}"
+
+
+@contextmanager
+def _decoding_on(device: str | None, workers: int | None) -> Iterator[None]:
+    """Decode with this device and worker count for the duration, then restore.
+
+    ``Image.open(...).load()`` takes no options: it reads the settings.
+    """
     import dataclasses
 
     from pillow_l3c import _settings
 
     saved = dataclasses.replace(_settings.decoding)
-    pillow_l3c.configure(device, workers, saved.max_tile_pixels)  # what load() reads
+    pillow_l3c.configure(device, workers, saved.max_tile_pixels)
     try:
-        with Image.open(src) as im:
-            if im.format != "L3C":
-                msg = f"not an L3C file (Pillow reads it as {im.format})"
-                raise OSError(msg)
-            im.load()
-            _atomic_save(im, dst)
+        yield
     finally:
         _settings.decoding = saved
-    return f"{src} -> {dst}"
 
 
 def _crop(src: Path, box: tuple[int, int, int, int], dst: Path, device: str | None) -> str:
     """One region of an .l3c file, decoding only the tiles under it."""
-    import dataclasses
-
     from pillow_l3c import _settings
 
-    saved = dataclasses.replace(_settings.decoding)
-    pillow_l3c.configure(device, saved.workers, saved.max_tile_pixels)
-    try:
-        with Image.open(src, formats=["L3C"]) as im:
-            _atomic_save(im.crop(box), dst)
-    finally:
-        _settings.decoding = saved
+    with _decoding_on(device, _settings.decoding.workers), Image.open(src, formats=["L3C"]) as im:
+        _atomic_save(im.crop(box), dst)
     return f"{src} {box} -> {dst}"
 
 

@@ -122,15 +122,20 @@ def code_file(
     try:
         src_fs, src = url_to_fs(source, **(storage_options or {}))
         dst_fs, dst = url_to_fs(output, **(storage_options or {}))
-        coded_fs, coded = (dst_fs, dst) if direction == ENCODE else (src_fs, src)
         if not force and _complete(src_fs, src, dst_fs, dst):
+            # The sizes from an earlier run's files: the output's, the .l3c's header.
             result.status = "skipped"
+            result.bytes = dst_fs.size(dst)
+            coded_fs, coded = (dst_fs, dst) if direction == ENCODE else (src_fs, src)
+            head = coded_fs.cat_file(coded, 0, _format.HEADER_BYTES)
         else:
             data = src_fs.cat_file(src)
             code = _encode if direction == ENCODE else _decode
-            _write_complete(dst_fs, dst, code(data, model, device, threads))
-        result.bytes = dst_fs.size(dst)
-        header = _format.parse_header(coded_fs.cat_file(coded, 0, _format.HEADER_BYTES))
+            out = code(data, model, device, threads)
+            _write_complete(dst_fs, dst, out)
+            result.bytes = len(out)
+            head = (out if direction == ENCODE else data)[: _format.HEADER_BYTES]
+        header = _format.parse_header(head)
         result.pixels = header.width * header.height
         if direction == ENCODE:
             result.bpsp = result.bytes * 8 / (result.pixels * header.planes)

@@ -109,10 +109,9 @@ def open_array(
     source = _TileSource(urlpath, storage_options or {}, device)
     header = source.header
     _codec.check_tile_limit(header)  # this process's limit; the workers trust it
-    t = header.tile_size
     chunks: list[tuple[int, ...]] = [
-        tuple(min(t, header.height - y) for y in range(0, header.height, t)),
-        tuple(min(t, header.width - x) for x in range(0, header.width, t)),
+        tuple(header.tile(r, 0).height for r in range(header.rows)),
+        tuple(header.tile(0, c).width for c in range(header.columns)),
     ]
     if source.ndim == 3:
         chunks.append((header.planes,))

@@ -142,7 +142,7 @@ def test_one_tile_reads_the_section_heads_before_it_and_its_own_section_only(
     data = storm_file.read_bytes()
     f = _CountingFile(data)
     reader = _region.TileReader(f)
-    last = reader.tile(2, 3)
+    last = reader.header.tile(2, 3)
     np.testing.assert_array_equal(reader.read((192, 128, 256, 192)), storm[128:, 192:])
     read = f.bytes_read
     section = 8 + len(reader.payload(last)) + 4  # its head, payload and CRC
