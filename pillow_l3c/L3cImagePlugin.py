@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from pillow_l3c import _codec, _format, _region, _settings
+from pillow_l3c._metadata import Metadata, warn_not_kept
 from pillow_l3c.errors import L3cError
 
 FORMAT = "L3C"
@@ -56,12 +57,20 @@ class L3cImageFile(ImageFile.ImageFile):
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode
+        try:
+            self._l3c_metadata = Metadata.from_sections(metadata)
+        except L3cError as e:
+            raise SyntaxError(str(e)) from None
+        self.info.update(self._l3c_metadata.info())
         self.info["model_id"] = header.model_id.hex()
         self.info["l3c_version"] = header.version
-        for tag, payload in metadata.items():
-            self.info[_format.METADATA_TAGS[tag]] = payload
         self.info["l3c_tile_size"] = header.tile_size
         self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
+
+    @property
+    def text(self) -> dict[str, str]:
+        """The stored PNG-style text chunks (key -> value), as ``PngImageFile.text``."""
+        return self._l3c_metadata.text_values()
 
     def crop(self, box: tuple[float, float, float, float] | None = None) -> Image.Image:
         """Before the image is loaded, decode only the tiles that cover ``box``.
@@ -127,34 +136,18 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         msg = f"cannot write mode {im.mode} as L3C"
         raise OSError(msg)
     info = im.encoderinfo
+    metadata, dropped = Metadata.from_image(im, info)
+    warn_not_kept("L3C", dropped)
     _codec.write(
         fp,
         np.asarray(im),
         im.mode,
         device=info.get("device"),
-        metadata=_metadata(im),
+        metadata=metadata.to_sections(),
         tile_size=info.get("tile_size"),
         workers=info.get("workers"),
         model=info.get("model"),
     )
-
-
-def _metadata(im: Image.Image) -> dict[bytes, bytes]:
-    """ICC profile, EXIF and XMP from the save parameters, else from ``im.info``.
-
-    That is how Pillow's own PNG, JPEG and WebP plugins take them, so a script that
-    saves to .l3c instead of .png keeps its metadata without a change.
-    """
-    out: dict[bytes, bytes] = {}
-    for tag, key in _format.METADATA_TAGS.items():
-        value = im.encoderinfo.get(key, im.info.get(key))
-        if isinstance(value, Image.Exif):
-            value = value.tobytes()
-        if isinstance(value, str):
-            value = value.encode("utf-8")
-        if value:
-            out[tag] = bytes(value)
-    return out
 
 
 Image.register_open(FORMAT, L3cImageFile, _accept)

@@ -28,8 +28,16 @@ MIN_TILE, MAX_TILE = 8, 1 << 15
 
 # mode name -> (code, bands); only modes stored exactly are listed.
 MODES: dict[str, tuple[int, int]] = {"RGB": (1, 3), "L": (2, 1), "LA": (3, 2), "RGBA": (4, 4)}
-# Metadata sections, stored verbatim before the tiles, and their Pillow info keys.
-METADATA_TAGS: dict[bytes, str] = {b"ICCP": "icc_profile", b"EXIF": "exif", b"XMP ": "xmp"}
+# Metadata sections, before the tiles, and the Pillow info keys they hold; ICCP, EXIF,
+# XMP and CMNT verbatim, TEXT and DPI as ``_metadata`` packs them.
+METADATA_TAGS: dict[bytes, str] = {
+    b"ICCP": "icc_profile",
+    b"EXIF": "exif",
+    b"XMP ": "xmp",
+    b"TEXT": "text",
+    b"DPI ": "dpi",
+    b"CMNT": "comment",
+}
 MODE_NAMES = {code: name for name, (code, _) in MODES.items()}
 TILE_TAG = b"TILE"
 

@@ -26,3 +26,12 @@ class TileTooLargeError(L3cError):
     Decoding a tile takes memory in proportion to its pixels, so a file of a few bytes
     could otherwise claim gigabytes; the limit is lifted for trusted files.
     """
+
+
+class MetadataNotKeptWarning(UserWarning):
+    """Metadata that the target cannot store and that is therefore not in it.
+
+    A warning, not an error, because the pixels are still stored exactly; scripts that
+    must keep everything turn it into an error with ``warnings.simplefilter("error",
+    MetadataNotKeptWarning)``, and the ``l3c`` command prints it.
+    """
