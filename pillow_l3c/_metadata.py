@@ -245,7 +245,10 @@ class Metadata:
             else:
                 lost.append(_NAMES["comment"])
         if self.text:
-            lost.append(f"{_NAMES['text']} ({', '.join(self.text)})")
+            if "text" in keeps:
+                params["text"] = self.text_values()
+            else:
+                lost.append(f"{_NAMES['text']} ({', '.join(self.text)})")
         return params, lost
 
 
@@ -256,6 +259,7 @@ _FORMAT_KEEPS: dict[str, frozenset[str]] = {
     "TIFF": frozenset({"icc_profile", "exif", "dpi", "description"}),
     "JPEG": frozenset({"icc_profile", "exif", "xmp", "dpi", "comment"}),
     "BMP": frozenset({"dpi"}),
+    "L3C": frozenset({"icc_profile", "exif", "dpi", "xmp", "text", "comment"}),
 }
 _NAMES = {
     "icc_profile": "the ICC profile",
@@ -274,6 +278,7 @@ LOSSLESS_FORMATS: dict[str, dict[str, Any]] = {
     "BMP": {},
     "PPM": {},
     "QOI": {},
+    "L3C": {},
 }
 
 

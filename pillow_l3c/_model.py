@@ -128,7 +128,18 @@ def resolve_device(requested: str | None) -> torch.device:
     import torch
 
     name = requested or "cpu"
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        msg = f'unknown device {name!r}: use "cpu", "cuda" or "cuda:N"'
+        raise ValueError(msg) from None
+    if device.type not in ("cpu", "cuda"):
+        msg = f'pillow_l3c runs on "cpu" or "cuda", not {name!r}'
+        raise ValueError(msg)
+    count = torch.cuda.device_count() if device.type == "cuda" else 0
+    if device.index is not None and count and device.index >= count:
+        msg = f"no device {name!r}: this machine has {count} CUDA device(s)"
+        raise ValueError(msg)
     if device.type == "cuda" and not torch.cuda.is_available():
         warnings.warn("CUDA is not available; pillow_l3c runs on the CPU", stacklevel=3)
         return torch.device("cpu")

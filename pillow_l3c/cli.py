@@ -25,76 +25,150 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
+import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
 import pillow_l3c
-from pillow_l3c import _format
+from pillow_l3c import _format, _metadata, _outputs
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c._threads import default_workers
 
 
-def _jobs(inputs: Sequence[Path], out: Path | None, suffix: str) -> dict[Path, Path]:
-    """Source -> target for every file to code.
+class _UsageError(Exception):
+    """A command line that does not parse: one line, exit status 1."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit status 1, as the README says."""
+
+    def error(self, message: str) -> NoReturn:
+        msg = f"{self.prog}: error: {message} (see {self.prog} --help)"
+        raise _UsageError(msg)
+
+
+def _expand(
+    inputs: Sequence[Path], wanted: frozenset[str], what: str
+) -> tuple[list[Path], list[str]]:
+    """The files an input list stands for, and an error line per input without any.
+
+    A folder stands for the ``wanted`` files under it; a missing input, or a folder
+    with no such file, is an error, never a silent no-op.
+    """
+    files: list[Path] = []
+    errors: list[str] = []
+    for item in inputs:
+        if item.is_dir():
+            found = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in wanted)
+            if not found:
+                errors.append(f"l3c: error: {item}: a folder without {what}")
+            files += found
+        elif item.exists():
+            files.append(item)
+        else:
+            errors.append(f"l3c: error: {item}: no such file or folder")
+    return files, errors
+
+
+def _is_folder(out: Path, raw: str) -> bool:
+    """An output names a folder when it is one, ends in a separator, or has no suffix."""
+    return out.is_dir() or raw.endswith(("/", os.sep)) or not out.suffix
+
+
+def _jobs(
+    inputs: Sequence[Path], out: Path | None, suffix: str, out_is_folder: bool
+) -> tuple[dict[Path, Path], list[str]]:
+    """Source -> target for every file to code, and the inputs' error lines.
 
     A folder stands for the files in it (images to encode, .l3c files to decode),
     mirrored under ``out``.
     """
-    wanted = {".l3c"} if suffix != ".l3c" else IMAGE_SUFFIXES
+    wanted = frozenset({".l3c"}) if suffix != ".l3c" else IMAGE_SUFFIXES
+    what = ".l3c files" if suffix != ".l3c" else "images"
     pairs: dict[Path, Path] = {}
+    errors: list[str] = []
     for item in inputs:
-        if item.is_dir():
-            found = sorted(p for p in item.rglob("*") if p.suffix.lower() in wanted)
-            base = out if out is not None else item
-            for p in found:
-                pairs[p] = (base / p.relative_to(item)).with_suffix(suffix)
-        elif out is None:
-            pairs[item] = item.with_suffix(suffix)
-        elif len(inputs) == 1 and not out.is_dir():
-            pairs[item] = out
-        else:
-            pairs[item] = out / (item.stem + suffix)
-    return pairs
+        found, missing = _expand([item], wanted, what)
+        errors += missing
+        for p in found:
+            if item.is_dir():
+                base = out if out is not None else item
+                target = (base / p.relative_to(item)).with_suffix(suffix)
+                if out is not None and p.is_relative_to(out):
+                    continue  # an earlier run's outputs inside the source folder
+            elif out is None:
+                target = p.with_suffix(suffix)
+            elif not out_is_folder:
+                target = out
+            else:
+                target = out / (p.stem + suffix)
+            pairs[p] = target
+    return pairs, errors
 
 
-def _up_to_date(src: Path, dst: Path) -> bool:
-    """Whether ``dst`` is an output of an earlier run that needs no recoding.
+def _output_format(dst: Path, allow_lossy: bool) -> str:
+    """The Pillow format a decode writes to ``dst``, by its suffix; lossy ones refused."""
+    fmt = Image.registered_extensions().get(dst.suffix.lower())
+    if fmt is None or fmt not in Image.SAVE:
+        msg = f"no image format that Pillow writes has the suffix {dst.suffix!r}"
+        raise ValueError(msg)
+    _metadata.lossless_save_params(fmt, allow_lossy)  # a LossyOutputError (ValueError)
+    return fmt
 
-    Outputs appear only by rename, so one that exists is complete; it is current when
-    it is newer than its input.
-    """
-    try:
-        return dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
-    except OSError:
-        return False
+
+@contextmanager
+def _warnings_as_lines(lines: list[str], where: Path) -> Iterator[None]:
+    """Collect the warnings a job raises (metadata not kept, ...) as lines to print."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    lines += [f"l3c: warning: {where}: {w.message}" for w in caught]
 
 
 def _encode_one(
-    src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
-) -> str:
-    with Image.open(src) as im:
-        _atomic_save(im, dst, device=device, workers=workers, model=model)
-    return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)"
+    src: Path, dst: Path, device: str | None, workers: int | None = None, **options: Any
+) -> tuple[str, list[str]]:
+    notes: list[str] = []
+    with _warnings_as_lines(notes, src), Image.open(src) as im:
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            msg = f"it has {frames} frames and an L3C file holds one image"
+            raise OSError(msg)
+
+        def save(tmp: Path) -> None:
+            im.save(tmp, format="L3C", device=device, workers=workers, model=options.get("model"))
+
+        _outputs.write_file(dst, save, options.get("force", False))
+    return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)", notes
 
 
 def _decode_one(
-    src: Path, dst: Path, device: str | None, workers: int | None = None, model: str | None = None
-) -> str:
-    with _decoding_on(device, workers), Image.open(src) as im:
+    src: Path, dst: Path, device: str | None, workers: int | None = None, **options: Any
+) -> tuple[str, list[str]]:
+    notes: list[str] = []
+    fmt = _output_format(dst, options.get("lossy", False))
+    with _warnings_as_lines(notes, dst), _decoding_on(device, workers), Image.open(src) as im:
         if im.format != "L3C":
             msg = f"not an L3C file (Pillow reads it as {im.format})"
             raise OSError(msg)
         im.load()
-        _atomic_save(im, dst)
-    return f"{src} -> {dst}"
+        _outputs.write_file(
+            dst,
+            lambda tmp: _metadata.save_exact(im, tmp, fmt, options.get("lossy", False)),
+            options.get("force", False),
+        )
+    return f"{src} -> {dst}", notes
 
 
 @contextmanager
@@ -115,13 +189,30 @@ def _decoding_on(device: str | None, workers: int | None) -> Iterator[None]:
         _settings.decoding = saved
 
 
-def _crop(src: Path, box: tuple[int, int, int, int], dst: Path, device: str | None) -> str:
+def _crop(
+    src: Path, box: tuple[int, int, int, int], dst: Path, device: str | None, **options: Any
+) -> tuple[str, list[str]]:
     """One region of an .l3c file, decoding only the tiles under it."""
     from pillow_l3c import _settings
 
-    with _decoding_on(device, _settings.decoding.workers), Image.open(src, formats=["L3C"]) as im:
-        _atomic_save(im.crop(box), dst)
-    return f"{src} {box} -> {dst}"
+    notes: list[str] = []
+    fmt = _output_format(dst, options.get("lossy", False))
+    force = options.get("force", False)
+    if _outputs.decide_path(src, dst, [src], force) == _outputs.SKIP:  # not a rerun's to skip
+        raise _outputs.OutputRefusedError(_outputs.exists_message(str(dst)))
+    with (
+        _warnings_as_lines(notes, dst),
+        _decoding_on(device, _settings.decoding.workers),
+        Image.open(src, formats=["L3C"]) as im,
+    ):
+        part = im.crop(box)
+        part.info = dict(im.info)  # the region keeps the file's metadata
+        _outputs.write_file(
+            dst,
+            lambda tmp: _metadata.save_exact(part, tmp, fmt, options.get("lossy", False)),
+            force=True,  # decided above: this run's output
+        )
+    return f"{src} {box} -> {dst}", notes
 
 
 def _box(text: str) -> tuple[int, int, int, int]:
@@ -135,17 +226,6 @@ def _box(text: str) -> tuple[int, int, int, int]:
         msg = f"a box's right and lower edges come after its left and upper ones, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return left, upper, right, lower
-
-
-def _atomic_save(im: Image.Image, dst: Path, **params: object) -> None:
-    """Save to a temporary name first, so a failure never leaves a partial file."""
-    tmp = dst.with_name(f".{dst.name}.partial")
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        im.save(tmp, format=Image.registered_extensions().get(dst.suffix.lower()), **params)
-        tmp.replace(dst)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def _bpsp(path: Path) -> float:
@@ -210,31 +290,53 @@ def _model_figures() -> dict[str, str]:
 
 
 def _compare(path: Path, device: str | None, model: str | None = None) -> str:
+    """Bits of L3C and of PNG (optimized) for the image as it is.
+
+    Its own mode and planes: a grey image counts one plane and alpha is coded, as
+    ``encode`` would code them; a mode L3C refuses is refused here too.
+    """
+    from pillow_l3c import _codec
+
     with Image.open(path) as im:
-        rgb = im.convert("RGB")
-    png = io.BytesIO()
-    rgb.save(png, "PNG", optimize=True)
-    data = pillow_l3c.encode(np.asarray(rgb), device=device, model=model)
-    if pillow_l3c.decode(data, device=device).tobytes() != rgb.tobytes():
+        im.load()
+        if im.mode not in _format.MODES:
+            msg = f"cannot write mode {im.mode} as L3C"
+            raise OSError(msg)
+        pixels = np.asarray(im)
+        png = io.BytesIO()
+        im.save(png, "PNG", optimize=True)
+        mode, width, height = im.mode, im.width, im.height
+    data = _codec.encode(pixels, mode, device=device, model=model)
+    decoded = _codec.decode(data, device)[1]
+    if decoded.tobytes() != pixels.tobytes():
         msg = "round trip is not exact"
         raise pillow_l3c.L3cError(msg)
-    subpixels = rgb.width * rgb.height * 3
+    subpixels = width * height * _format.MODES[mode][1]
     l3c, png_bpsp = len(data) * 8 / subpixels, len(png.getvalue()) * 8 / subpixels
     return (
-        f"{path}: {rgb.width}x{rgb.height}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
+        f"{path}: {width}x{height} {mode}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
         f"({100 * (l3c / png_bpsp - 1):+.1f}%)  round trip exact"
     )
 
 
 ERRORS = (OSError, ValueError, SyntaxError)
+Job = Callable[[Path], "str | tuple[str, list[str]]"]
 
 
-def _run(items: Sequence[Path], job: Callable[[Path], str], progress: bool) -> int:
+def _show(result: str | tuple[str, list[str]]) -> None:
+    """A job's line on stdout, its warnings on stderr."""
+    line, notes = (result, []) if isinstance(result, str) else result
+    for note in notes:
+        tqdm.write(note, file=sys.stderr)
+    tqdm.write(line, file=sys.stdout)
+
+
+def _run(items: Sequence[Path], job: Job, progress: bool) -> int:
     failures = 0
     bar = tqdm(items, unit="file", disable=not progress or len(items) < 2, file=sys.stderr)
     for item in bar:
         try:
-            tqdm.write(job(item), file=sys.stdout)
+            _show(job(item))
         except ERRORS as e:
             failures += 1
             tqdm.write(f"l3c: error: {item}: {e}", file=sys.stderr)
@@ -242,14 +344,23 @@ def _run(items: Sequence[Path], job: Callable[[Path], str], progress: bool) -> i
 
 
 def _in_child(
-    job: Callable[..., str], src: Path, dst: Path, device: str | None, model: str | None
-) -> str:
+    job: Callable[..., tuple[str, list[str]]],
+    src: Path,
+    dst: Path,
+    device: str | None,
+    options: dict[str, Any],
+) -> tuple[str, list[str]]:
     """One file in a pool process: its tiles one at a time (the pool has a process per core)."""
     try:
-        return job(src, dst, device, workers=1, model=model)
+        return job(src, dst, device, workers=1, **options)
     except ERRORS as e:
         msg = f"l3c: error: {src}: {e}"
         raise _ChildError(msg) from None
+
+
+def _ignore_interrupt() -> None:
+    """Pool processes leave Ctrl-C to the parent, which stops the run with one line."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class _ChildError(Exception):
@@ -276,58 +387,122 @@ def _code_files(args: argparse.Namespace) -> int:
     if args.manifest:
         print("l3c: error: --manifest needs --scheduler", file=sys.stderr)
         return 1
+    raw_output = args.output
     args.inputs = [Path(p) for p in args.inputs]
-    args.output = Path(args.output) if args.output is not None else None
+    args.output = Path(raw_output) if raw_output is not None else None
     encoding = args.command == "encode"
     suffix, job = (".l3c", _encode_one) if encoding else (".png", _decode_one)
-    pairs = _jobs(args.inputs, args.output, suffix)
-    missing = [p for p in args.inputs if not p.exists()]
-    failures = len(missing)
-    for p in missing:
-        print(f"l3c: error: {p}: no such file or folder", file=sys.stderr)
+    out_is_folder = args.output is not None and _is_folder(args.output, raw_output)
+    if args.output is not None and not out_is_folder:
+        if len(args.inputs) > 1 or args.inputs[0].is_dir():
+            print(
+                f"l3c: error: -o {raw_output}: several inputs need a folder "
+                "(an existing one, or a name ending in /)",
+                file=sys.stderr,
+            )
+            return 1
+        if encoding and args.output.suffix.lower() != ".l3c":
+            print(
+                f"l3c: error: -o {raw_output}: l3c encode writes .l3c files "
+                "(name the output NAME.l3c, or a folder)",
+                file=sys.stderr,
+            )
+            return 1
+        if not encoding:
+            try:
+                _output_format(args.output, args.lossy)
+            except ValueError as e:
+                print(f"l3c: error: -o {raw_output}: {e}", file=sys.stderr)
+                return 1
+    if args.device is not None:
+        from pillow_l3c import _model
+
+        try:
+            _model.resolve_device(args.device)
+        except ValueError as e:
+            print(f"l3c: error: --device: {e}", file=sys.stderr)
+            return 1
+    pairs, errors = _jobs(args.inputs, args.output, suffix, out_is_folder)
+    for line in errors:
+        print(line, file=sys.stderr)
+    failures = len(errors)
     first: dict[Path, Path] = {}
-    for src, dst in list(pairs.items()):
+    todo: dict[Path, Path] = {}
+    skipped = 0
+    for src, dst in pairs.items():
         if dst in first:  # a.png and a.bmp would both become a.l3c: not coded
             print(
                 f"l3c: error: {src}: its output {dst} is also that of {first[dst]}", file=sys.stderr
             )
             failures += 1
-            del pairs[src]
-        first.setdefault(dst, src)
-    todo = {
-        s: d for s, d in pairs.items() if s not in missing and (args.force or not _up_to_date(s, d))
-    }
-    if len(todo) < len(pairs) and not args.quiet:
-        print(f"l3c: {len(pairs) - len(todo)} outputs are up to date, skipped", file=sys.stderr)
-    model = getattr(args, "model", None)
-    if model is not None:
+            continue
+        first[dst] = src
+        try:
+            decision = _outputs.decide_path(src, dst, list(pairs), args.force)
+        except _outputs.OutputRefusedError as e:
+            print(f"l3c: error: {src}: {e}", file=sys.stderr)
+            failures += 1
+            continue
+        if decision == _outputs.SKIP:
+            skipped += 1
+        else:
+            todo[src] = dst
+    if skipped and not args.quiet:
+        print(f"l3c: {skipped} outputs are up to date, skipped", file=sys.stderr)
+    options: dict[str, Any] = {"force": args.force}
+    if encoding:
+        options["model"] = args.model
+    else:
+        options["lossy"] = args.lossy
+    if encoding and args.model is not None:
         from pillow_l3c import _model
 
         try:
-            _model.find(model)  # an unknown name fails once, before any file
+            _model.find(args.model)  # an unknown name fails once, before any file
         except ValueError as e:
             print(f"l3c: error: {e}", file=sys.stderr)
             return 1
     jobs = min(args.jobs or default_workers(), len(todo))
     if jobs <= 1:
         code = _run(
-            list(todo), lambda p: job(p, todo[p], args.device, model=model), progress=not args.quiet
+            list(todo), lambda p: job(p, todo[p], args.device, **options), progress=not args.quiet
         )
         return max(code, 1 if failures else 0)
     bar = tqdm(total=len(todo), unit="file", disable=args.quiet, file=sys.stderr)
-    with ProcessPoolExecutor(jobs) as pool:
+    with ProcessPoolExecutor(jobs, initializer=_ignore_interrupt) as pool:
         futures = [
-            pool.submit(partial(_in_child, job, s, d, args.device, model)) for s, d in todo.items()
+            pool.submit(partial(_in_child, job, s, d, args.device, options))
+            for s, d in todo.items()
         ]
-        for future in as_completed(futures):
-            try:
-                tqdm.write(future.result(), file=sys.stdout)
-            except _ChildError as e:
-                failures += 1
-                tqdm.write(str(e), file=sys.stderr)
-            bar.update()
-    bar.close()
+        try:
+            for future in as_completed(futures):
+                try:
+                    _show(future.result())
+                except _ChildError as e:
+                    failures += 1
+                    tqdm.write(str(e), file=sys.stderr)
+                bar.update()
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # files in progress finish whole
+            raise
+        finally:
+            bar.close()
     return 1 if failures else 0
+
+
+def _each_file(
+    inputs: Sequence[Path], wanted: frozenset[str], what: str, job: Job, progress: bool
+) -> int:
+    """Run ``job`` on the files behind ``info``'s and ``compare``'s inputs.
+
+    A folder stands for the ``wanted`` files under it; an input that stands for
+    nothing is an error line.
+    """
+    files, errors = _expand(inputs, wanted, what)
+    for line in errors:
+        print(line, file=sys.stderr)
+    code = _run(files, job, progress) if files else 0
+    return max(code, 1 if errors else 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -336,18 +511,31 @@ def build_parser() -> argparse.ArgumentParser:
     The bench options come from ``_bench_args``, not from the benchmark, which is
     imported only when ``l3c bench`` runs.
     """
-    p = argparse.ArgumentParser(prog="l3c", description="L3C learned lossless image codec")
+    p = _Parser(prog="l3c", description="L3C learned lossless image codec")
+    p.add_argument("--version", action="version", version=f"l3c {pillow_l3c.__version__}")
     sub = p.add_subparsers(dest="command", required=True)
     for name, help_ in (("encode", "images to .l3c"), ("decode", ".l3c to images")):
         s = sub.add_parser(name, help=help_)
         s.add_argument("inputs", nargs="+", help="files or folders (with --scheduler: URLs)")
-        s.add_argument("-o", "--output", help="file (one input) or folder")
+        s.add_argument(
+            "-o",
+            "--output",
+            help="a file (one input, with a suffix) or a folder (one that exists, a name "
+            "ending in /, or a name without a suffix)",
+        )
         s.add_argument("--device", help='"cpu" (default) or "cuda"')
         s.add_argument("-j", "--jobs", type=int, help="processes for many files (default: cores)")
-        s.add_argument("-f", "--force", action="store_true", help="recode up-to-date outputs")
+        s.add_argument(
+            "-f",
+            "--force",
+            action="store_true",
+            help="recode up-to-date outputs and replace existing files (never an input)",
+        )
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "encode":
             s.add_argument("-m", "--model", help="model name (l3c models; default: the best)")
+        else:
+            _add_lossy(s)
         s.add_argument(
             "--scheduler",
             metavar="ADDRESS",
@@ -364,14 +552,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("input", type=Path)
     s.add_argument("box", type=_box, metavar="LEFT,UPPER,RIGHT,LOWER")
     s.add_argument(
-        "-o", "--output", type=Path, required=True, help="image file (any suffix Pillow writes)"
+        "-o", "--output", type=Path, required=True, help="image file (a lossless format)"
     )
     s.add_argument("--device", help='"cpu" (default) or "cuda"')
+    s.add_argument("-f", "--force", action="store_true", help="replace OUTPUT if it exists")
+    _add_lossy(s)
     s = sub.add_parser("info", help="header of .l3c files")
-    s.add_argument("inputs", nargs="+", type=Path)
+    s.add_argument("inputs", nargs="+", type=Path, help=".l3c files or folders")
     sub.add_parser("models", help="the available models, their bpsp and speed")
     s = sub.add_parser("compare", help="bpsp of L3C against PNG")
-    s.add_argument("inputs", nargs="+", type=Path)
+    s.add_argument("inputs", nargs="+", type=Path, help="images or folders")
     s.add_argument("--device")
     s.add_argument("-m", "--model", help="model name (l3c models)")
     from pillow_l3c import _bench_args  # the options only: the benchmark loads for `l3c bench`
@@ -381,23 +571,53 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _add_lossy(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lossy",
+        action="store_true",
+        help="allow an output format that does not store the pixels exactly (JPEG); "
+        "by default only lossless ones are written (PNG, TIFF, WebP lossless, ...)",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``l3c`` command; the exit status (0, or 1 after any error).
+    """Run the ``l3c`` command; the exit status (0, or 1 after any error, 130 on Ctrl-C).
 
     Errors are reported one line each and the other inputs still processed, so the
     status is the way a script learns that some file failed.
     """
+    try:
+        return _main(argv)
+    except _UsageError as e:
+        print(e, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("l3c: interrupted (outputs are complete or absent: rerun to resume)", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "crop":
         return _run(
-            [args.input], lambda p: _crop(p, args.box, args.output, args.device), progress=False
+            [args.input],
+            lambda p: _crop(
+                p, args.box, args.output, args.device, force=args.force, lossy=args.lossy
+            ),
+            progress=False,
         )
     if args.command == "info":
-        return _run(args.inputs, _info, progress=False)
+        return _each_file(args.inputs, frozenset({".l3c"}), ".l3c files", _info, progress=False)
     if args.command == "models":
         return _models()
     if args.command == "compare":
-        return _run(args.inputs, lambda p: _compare(p, args.device, args.model), progress=True)
+        return _each_file(
+            args.inputs,
+            IMAGE_SUFFIXES,
+            "images",
+            lambda p: _compare(p, args.device, args.model),
+            progress=True,
+        )
     if args.command == "bench":
         from pillow_l3c import bench
 

@@ -35,7 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from pillow_l3c import _format
+from pillow_l3c import _format, _metadata, _outputs
 from pillow_l3c._optional import require
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 
@@ -122,7 +122,10 @@ def code_file(
     try:
         src_fs, src = url_to_fs(source, **(storage_options or {}))
         dst_fs, dst = url_to_fs(output, **(storage_options or {}))
-        if not force and _complete(src_fs, src, dst_fs, dst):
+        if _same_url(src_fs, src, dst_fs, dst):
+            msg = f"its output {output} would replace an input"
+            raise _outputs.OutputRefusedError(msg)
+        if _complete(src_fs, src, dst_fs, dst, force, output) == _outputs.SKIP:
             # The sizes from an earlier run's files: the output's, the .l3c's header.
             result.status = "skipped"
             result.bytes = dst_fs.size(dst)
@@ -197,22 +200,29 @@ def _decode(data: bytes, model: str | None, device: str | None, threads: int) ->
         decoded = Image.frombytes(header.mode, (header.width, header.height), pixels.tobytes())
         decoded.info = dict(im.info)
     out = io.BytesIO()
-    decoded.save(out, "PNG")
+    _metadata.save_exact(decoded, out, "PNG")  # PNG holds every kind of metadata L3C does
     return out.getvalue()
 
 
-def _complete(src_fs: Any, src: str, dst_fs: Any, dst: str) -> bool:
-    """Whether an earlier run's output is there.
+def _complete(src_fs: Any, src: str, dst_fs: Any, dst: str, force: bool, output: str) -> str:
+    """SKIP when an earlier run's output is there, else WRITE; or refuse (``_outputs``).
 
     Present is complete (outputs appear only when complete); where the filesystems
-    tell times, it must also not be older than its source.
+    tell times, it must also not be older than its source, and one that is older was
+    not written from this source: it is replaced only with ``force``.
     """
-    if not dst_fs.exists(dst):
-        return False
-    try:
-        return dst_fs.modified(dst) >= src_fs.modified(src)
-    except (NotImplementedError, OSError, TypeError):
-        return True
+    exists = dst_fs.exists(dst)
+    newer = True
+    if exists:
+        try:
+            newer = dst_fs.modified(dst) >= src_fs.modified(src)
+        except (NotImplementedError, OSError, TypeError):
+            newer = True
+    return _outputs.decide(output, exists, newer, force)
+
+
+def _same_url(src_fs: Any, src: str, dst_fs: Any, dst: str) -> bool:
+    return type(src_fs) is type(dst_fs) and src.rstrip("/") == dst.rstrip("/")
 
 
 def _write_complete(fs: Any, path: str, data: bytes) -> None:

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from pillow_l3c import _codec, _region
+from pillow_l3c._metadata import Metadata
 from pillow_l3c._optional import require
 
 # This process's open readers, most recent last; a few files at a time stay open.
@@ -138,7 +140,7 @@ def to_l3c(
     model: str | None = None,
     device: str | None = None,
     tile_size: int | None = None,
-    metadata: dict[bytes, bytes] | None = None,
+    metadata: Mapping[str, Any] | None = None,
     storage_options: dict[str, Any] | None = None,
 ) -> None:
     """Write a uint8 array (a ``dask.array``, or anything it takes) as a .l3c file.
@@ -148,7 +150,9 @@ def to_l3c(
     byte the one a single process writes. The sections are joined in order one row of
     tiles at a time, so memory holds one row's coded bytes, never the image. The file
     appears under ``urlpath`` only when complete. ``mode`` defaults by the bands: L,
-    LA, RGB, RGBA.
+    LA, RGB, RGBA. ``metadata`` takes the keys of Pillow's ``info`` and save
+    parameters (icc_profile, exif, xmp, dpi, comment, text), stored as
+    ``Image.save`` stores them.
     """
     da = require("dask.array", extra="dask")
     dask = require("dask", extra="dask")
@@ -161,7 +165,8 @@ def to_l3c(
         raise ValueError(msg)
     mode = mode or MODES_BY_BANDS[arr.shape[2]]
     height, width = arr.shape[:2]
-    loaded, header, head = _codec.file_head(width, height, mode, device, metadata, tile_size, model)
+    sections = Metadata.from_info({}, metadata).to_sections()
+    loaded, header, head = _codec.file_head(width, height, mode, device, sections, tile_size, model)
     t = header.tile_size
     blocks = arr.rechunk((t, t, -1)).to_delayed()
     encode = dask.delayed(_codec.encode_tile_section, pure=True)
