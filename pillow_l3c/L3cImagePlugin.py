@@ -52,7 +52,7 @@ class L3cImageFile(ImageFile.ImageFile):
         self._l3c_reader: _region.TileReader | None = None
         try:
             header, metadata = _codec.read_header(self.fp)
-        except L3cError as e:
+        except L3cError as e:  # NotL3cError too: SyntaxError makes Pillow try other plugins
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode

@@ -92,6 +92,18 @@ def test_not_l3c_falls_through_to_other_plugins() -> None:
         Image.open(io.BytesIO(b"not an image at all, not even close"))
 
 
+@pytest.mark.parametrize("data", [b"x", b"", b"\x89PNG\r\n\x1a\n" + bytes(40)])
+def test_not_l3c_is_an_l3c_error_outside_pillow(data: bytes) -> None:
+    """README: every error is an L3cError, so an OSError (it was a SyntaxError)."""
+    with pytest.raises(pillow_l3c.L3cError) as raised:
+        pillow_l3c.decode(data)
+    assert isinstance(raised.value, OSError)
+    assert type(raised.value) is _format.NotL3cError
+    assert str(raised.value) == "not an L3C file"
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+
+
 @pytest.mark.parametrize("keep", [46, 47, 60, 200, -20, -1])
 def test_truncated(small_l3c: bytes, keep: int) -> None:
     with (
