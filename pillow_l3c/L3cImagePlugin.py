@@ -46,6 +46,11 @@ class L3cImageFile(ImageFile.ImageFile):
 
     format = FORMAT
     format_description = "L3C learned lossless image"
+    # One image per file, stated as Pillow's multi-frame plugins state theirs, so that
+    # code reading im.n_frames need not special-case L3C; seek(0) is Image.seek's and
+    # seek(1) raises its EOFError.
+    n_frames = 1
+    is_animated = False
 
     def _open(self) -> None:
         self._l3c_start = self.fp.tell()

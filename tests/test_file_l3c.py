@@ -92,6 +92,19 @@ def test_not_l3c_falls_through_to_other_plugins() -> None:
         Image.open(io.BytesIO(b"not an image at all, not even close"))
 
 
+def test_one_frame(small_photo: np.ndarray, small_l3c: bytes) -> None:
+    from PIL import ImageSequence
+
+    with Image.open(io.BytesIO(small_l3c)) as im:
+        assert (im.n_frames, im.is_animated, im.tell()) == (1, False, 0)
+        im.seek(0)
+        with pytest.raises(EOFError, match="no more images in file"):
+            im.seek(1)
+        frames = [np.asarray(frame) for frame in ImageSequence.Iterator(im)]
+    assert len(frames) == 1
+    np.testing.assert_array_equal(frames[0], small_photo)
+
+
 @pytest.mark.parametrize("data", [b"x", b"", b"\x89PNG\r\n\x1a\n" + bytes(40)])
 def test_not_l3c_is_an_l3c_error_outside_pillow(data: bytes) -> None:
     """README: every error is an L3cError, so an OSError (it was a SyntaxError)."""
