@@ -68,6 +68,16 @@ class L3cImageFile(ImageFile.ImageFile):
         self.info["l3c_tile_size"] = header.tile_size
         self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
 
+    def load_read(self, read_bytes: int) -> bytes:
+        """Read from the file: Pillow's hook for decoders that are fed bytes, unused here.
+
+        ``L3cDecoder`` reads the file itself (``_pulls_fd``), so ``load`` never calls
+        this. Its presence tells ``ImageFile.Parser`` that the image cannot be decoded
+        from pieces: the parser then keeps the bytes it is fed and loads the image
+        from all of them at ``close()``, instead of feeding a decoder that has no file.
+        """
+        return self.fp.read(read_bytes)
+
     def crop(self, box: tuple[float, float, float, float] | None = None) -> Image.Image:
         """Before the image is loaded, decode only the tiles that cover ``box``.
 
@@ -110,7 +120,12 @@ class L3cDecoder(ImageFile.PyDecoder):
         only decodable whole, so the decoder reads the file itself and reports that it
         is done (-1) after the single call.
         """
-        assert self.fd is not None
+        if self.fd is None:  # fed bytes (an ImageFile.Parser-like caller), not given the file
+            msg = (
+                "the L3C decoder reads whole tiles from the file itself and cannot be "
+                "fed bytes; open the file with Image.open"
+            )
+            raise L3cError(msg)
         header = self.args[0]
         with _as_pillow_truncation():
             # Pillow passes no options to load(): pillow_l3c.configure() sets these.

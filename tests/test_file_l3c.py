@@ -92,6 +92,46 @@ def test_not_l3c_falls_through_to_other_plugins() -> None:
         Image.open(io.BytesIO(b"not an image at all, not even close"))
 
 
+def _parse(data: bytes, chunk: int = 1000) -> Image.Image:
+    parser = ImageFile.Parser()
+    for start in range(0, len(data), chunk):
+        parser.feed(data[start : start + chunk])
+    return parser.close()
+
+
+@pytest.mark.parametrize("chunk", [1000, 7, 1 << 20])
+def test_parser_fed_in_chunks(storm: np.ndarray, chunk: int) -> None:
+    """ImageFile.Parser raised a bare AssertionError on the second chunk: it fed the
+    bytes to the decoder, which reads the file itself. It now loads at close()."""
+    data = pillow_l3c.encode(storm, tile_size=64)
+    assert len(data) > 2000
+    im = _parse(data, chunk)
+    assert (im.format, im.mode, im.size) == ("L3C", "RGB", (256, 192))
+    np.testing.assert_array_equal(np.asarray(im), storm)
+
+
+def test_parser_fed_a_truncated_file(small_l3c: bytes) -> None:
+    length = len(small_l3c) - _format.HEADER_BYTES - 12  # the one tile's payload
+    with pytest.raises(OSError, match="image file is truncated") as raised:
+        _parse(small_l3c[:-100])  # its CRC and the last 96 bytes of its payload cut
+    assert type(raised.value) is OSError
+    assert str(raised.value) == (
+        f"image file is truncated (L3C file is truncated ({length - 96} of {length} "
+        "bytes of a section))"
+    )
+
+
+def test_decoder_fed_bytes_says_why(small_l3c: bytes) -> None:
+    header = _format.parse_header(small_l3c)
+    decoder = Image._getdecoder("RGB", "l3c", (header,))
+    with pytest.raises(pillow_l3c.L3cError) as raised:
+        decoder.decode(small_l3c)
+    assert str(raised.value) == (
+        "the L3C decoder reads whole tiles from the file itself and cannot be fed "
+        "bytes; open the file with Image.open"
+    )
+
+
 def test_one_frame(small_photo: np.ndarray, small_l3c: bytes) -> None:
     from PIL import ImageSequence
 
