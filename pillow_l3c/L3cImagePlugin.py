@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image, ImageFile
 
 from pillow_l3c import _codec, _format, _region, _settings
-from pillow_l3c.errors import L3cError
+from pillow_l3c.errors import CorruptStreamError, L3cError
 
 FORMAT = "L3C"
 MIME = "image/x-l3c"
@@ -67,6 +67,31 @@ class L3cImageFile(ImageFile.ImageFile):
             self.info[_format.METADATA_TAGS[tag]] = payload
         self.info["l3c_tile_size"] = header.tile_size
         self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
+
+    def verify(self) -> None:
+        """Check every section's CRC-32 and the tile count, without decoding.
+
+        Reads the metadata sections and one tile section per tile of the header,
+        then closes the file, as ``PngImageFile.verify`` does. Decoding would check
+        more (each tile's pixel CRC) but needs the model and torch; this reads the
+        file once and raises what ``load()`` raises for the damage it finds:
+        CorruptStreamError, or Pillow's "image file is truncated". Like Pillow's, it
+        must be called directly after ``open``; to load, open the file again.
+        """
+        if self.fp is None:
+            msg = "verify must be called directly after open"
+            raise RuntimeError(msg)
+        self.fp.seek(self._l3c_start)
+        with _as_pillow_truncation():
+            header, _ = _codec.read_header(self.fp)  # the metadata sections too
+            for _ in range(header.tile_count()):
+                _format.read_tile(self.fp)
+        # Bytes appended after the last tile are ignored, as load() ignores them; another
+        # tile section there means the file is not what its header (and CRC) describes.
+        if self.fp.read(_format.SECTION_HEAD_BYTES)[:4] == _format.TILE_TAG:
+            msg = f"L3C file has more than the {header.tile_count()} tile sections of its header"
+            raise CorruptStreamError(msg)
+        super().verify()
 
     def load_read(self, read_bytes: int) -> bytes:
         """Read from the file: Pillow's hook for decoders that are fed bytes, unused here.
