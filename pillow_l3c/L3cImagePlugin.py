@@ -17,7 +17,7 @@ from PIL import Image, ImageFile
 
 from pillow_l3c import _codec, _format, _region, _settings
 from pillow_l3c._metadata import Metadata, warn_not_kept
-from pillow_l3c.errors import L3cError
+from pillow_l3c.errors import CorruptStreamError, L3cError
 
 FORMAT = "L3C"
 MIME = "image/x-l3c"
@@ -47,13 +47,18 @@ class L3cImageFile(ImageFile.ImageFile):
 
     format = FORMAT
     format_description = "L3C learned lossless image"
+    # One image per file, stated as Pillow's multi-frame plugins state theirs, so that
+    # code reading im.n_frames need not special-case L3C; seek(0) is Image.seek's and
+    # seek(1) raises its EOFError.
+    n_frames = 1
+    is_animated = False
 
     def _open(self) -> None:
         self._l3c_start = self.fp.tell()
         self._l3c_reader: _region.TileReader | None = None
         try:
             header, metadata = _codec.read_header(self.fp)
-        except L3cError as e:
+        except L3cError as e:  # NotL3cError too: SyntaxError makes Pillow try other plugins
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode
@@ -71,6 +76,41 @@ class L3cImageFile(ImageFile.ImageFile):
     def text(self) -> dict[str, str]:
         """The stored PNG-style text chunks (key -> value), as ``PngImageFile.text``."""
         return self._l3c_metadata.text_values()
+
+    def verify(self) -> None:
+        """Check every section's CRC-32 and the tile count, without decoding.
+
+        Reads the metadata sections and one tile section per tile of the header,
+        then closes the file, as ``PngImageFile.verify`` does. Decoding would check
+        more (each tile's pixel CRC) but needs the model and torch; this reads the
+        file once and raises what ``load()`` raises for the damage it finds:
+        CorruptStreamError, or Pillow's "image file is truncated". Like Pillow's, it
+        must be called directly after ``open``; to load, open the file again.
+        """
+        if self.fp is None:
+            msg = "verify must be called directly after open"
+            raise RuntimeError(msg)
+        self.fp.seek(self._l3c_start)
+        with _as_pillow_truncation():
+            header, _ = _codec.read_header(self.fp)  # the metadata sections too
+            for _ in range(header.tile_count()):
+                _format.read_tile(self.fp)
+        # Bytes appended after the last tile are ignored, as load() ignores them; another
+        # tile section there means the file is not what its header (and CRC) describes.
+        if self.fp.read(_format.SECTION_HEAD_BYTES)[:4] == _format.TILE_TAG:
+            msg = f"L3C file has more than the {header.tile_count()} tile sections of its header"
+            raise CorruptStreamError(msg)
+        super().verify()
+
+    def load_read(self, read_bytes: int) -> bytes:
+        """Read from the file: Pillow's hook for decoders that are fed bytes, unused here.
+
+        ``L3cDecoder`` reads the file itself (``_pulls_fd``), so ``load`` never calls
+        this. Its presence tells ``ImageFile.Parser`` that the image cannot be decoded
+        from pieces: the parser then keeps the bytes it is fed and loads the image
+        from all of them at ``close()``, instead of feeding a decoder that has no file.
+        """
+        return self.fp.read(read_bytes)
 
     def crop(self, box: tuple[float, float, float, float] | None = None) -> Image.Image:
         """Before the image is loaded, decode only the tiles that cover ``box``.
@@ -114,7 +154,12 @@ class L3cDecoder(ImageFile.PyDecoder):
         only decodable whole, so the decoder reads the file itself and reports that it
         is done (-1) after the single call.
         """
-        assert self.fd is not None
+        if self.fd is None:  # fed bytes (an ImageFile.Parser-like caller), not given the file
+            msg = (
+                "the L3C decoder reads whole tiles from the file itself and cannot be "
+                "fed bytes; open the file with Image.open"
+            )
+            raise L3cError(msg)
         header = self.args[0]
         with _as_pillow_truncation():
             # Pillow passes no options to load(): pillow_l3c.configure() sets these.

@@ -85,8 +85,13 @@ TILE_HEAD_BYTES = _TILE_HEAD.size
 LENGTH_BYTES = _LENGTH.size
 
 
-class NotL3cError(SyntaxError):
-    """The bytes do not start with an L3C header (Pillow moves on to other plugins)."""
+class NotL3cError(L3cError):
+    """The bytes do not start with an L3C header.
+
+    An ``L3cError``, so that ``except OSError`` catches it as every other error of the
+    package; the Pillow plugin's ``_open`` turns it into the ``SyntaxError`` that makes
+    Pillow move on to other plugins (a class cannot derive from both).
+    """
 
 
 class TruncatedFileError(CorruptStreamError):

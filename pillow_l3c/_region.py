@@ -3,11 +3,15 @@
 Tiles are coded independently (docs/FORMAT.md, "Tiles"), so a reader needs only the
 tiles that cover a region. Their sections are found by walking the section heads (8
 bytes each), never reading the coded data of other tiles; the walk is done once per
-reader. No checksum covers a skipped length, so the walk must account for the whole
-file: exactly one tile section per tile, the last ending at the file's end. A walk
-that does not is a damaged or a truncated file, told apart by checking the CRC of
-every section it did find (only then is other tiles' data read). Used by
-``L3cImageFile.crop`` before the image is loaded and by ``pillow_l3c.dask_array``.
+reader. No checksum covers a skipped length, so a walk is trusted as it is only when
+it accounts for the whole file: exactly one tile section per tile, the last ending at
+the file's end. Any other walk (it finds fewer sections, or ends before the file
+does) is checked by the CRC of every section it found, once (only then is other
+tiles' data read): a truncated file keeps the tiles before the cut, a file with bytes
+appended after its last tile (padding, a copy tool's trailer) is accepted as whole,
+as ``load()`` accepts it, and a damaged length, which would place later tiles at the
+wrong position, raises. Used by ``L3cImageFile.crop`` before the image is loaded and
+by ``pillow_l3c.dask_array``.
 """
 
 from __future__ import annotations
@@ -77,12 +81,12 @@ class TileReader:
                     raise _format.CorruptStreamError(msg)
                 spans.append(span)
         except _format.TruncatedFileError:
-            for span in spans:  # damaged lengths, or a cut: only the CRCs can tell
-                _format.read_section_at(self.fp, span)
+            whole = False  # a cut, or a damaged length that sent the walk past the end
         else:
-            if self.fp.tell() != self.file_size:
-                msg = f"L3C file has {self.file_size - self.fp.tell()} bytes after its last tile"
-                raise _format.CorruptStreamError(msg)
+            whole = self.fp.tell() == self.file_size  # else appended bytes, or damage
+        if not whole:
+            for span in spans:  # only the CRCs can tell damage from the rest
+                _format.read_section_at(self.fp, span)
         self._spans = spans
         return spans
 

@@ -92,6 +92,70 @@ def test_not_l3c_falls_through_to_other_plugins() -> None:
         Image.open(io.BytesIO(b"not an image at all, not even close"))
 
 
+def _parse(data: bytes, chunk: int = 1000) -> Image.Image:
+    parser = ImageFile.Parser()
+    for start in range(0, len(data), chunk):
+        parser.feed(data[start : start + chunk])
+    return parser.close()
+
+
+@pytest.mark.parametrize("chunk", [1000, 7, 1 << 20])
+def test_parser_fed_in_chunks(storm: np.ndarray, storm_l3c: bytes, chunk: int) -> None:
+    """ImageFile.Parser raised a bare AssertionError on the second chunk: it fed the
+    bytes to the decoder, which reads the file itself. It now loads at close()."""
+    assert len(storm_l3c) > 2000
+    im = _parse(storm_l3c, chunk)
+    assert (im.format, im.mode, im.size) == ("L3C", "RGB", (256, 192))
+    np.testing.assert_array_equal(np.asarray(im), storm)
+
+
+def test_parser_fed_a_truncated_file(small_l3c: bytes) -> None:
+    length = len(small_l3c) - _format.HEADER_BYTES - 12  # the one tile's payload
+    with pytest.raises(OSError, match="image file is truncated") as raised:
+        _parse(small_l3c[:-100])  # its CRC and the last 96 bytes of its payload cut
+    assert type(raised.value) is OSError
+    assert str(raised.value) == (
+        f"image file is truncated (L3C file is truncated ({length - 96} of {length} "
+        "bytes of a section))"
+    )
+
+
+def test_decoder_fed_bytes_says_why(small_l3c: bytes) -> None:
+    header = _format.parse_header(small_l3c)
+    decoder = Image._getdecoder("RGB", "l3c", (header,))
+    with pytest.raises(pillow_l3c.L3cError) as raised:
+        decoder.decode(small_l3c)
+    assert str(raised.value) == (
+        "the L3C decoder reads whole tiles from the file itself and cannot be fed "
+        "bytes; open the file with Image.open"
+    )
+
+
+def test_one_frame(small_photo: np.ndarray, small_l3c: bytes) -> None:
+    from PIL import ImageSequence
+
+    with Image.open(io.BytesIO(small_l3c)) as im:
+        assert (im.n_frames, im.is_animated, im.tell()) == (1, False, 0)
+        im.seek(0)
+        with pytest.raises(EOFError, match="no more images in file"):
+            im.seek(1)
+        frames = [np.asarray(frame) for frame in ImageSequence.Iterator(im)]
+    assert len(frames) == 1
+    np.testing.assert_array_equal(frames[0], small_photo)
+
+
+@pytest.mark.parametrize("data", [b"x", b"", b"\x89PNG\r\n\x1a\n" + bytes(40)])
+def test_not_l3c_is_an_l3c_error_outside_pillow(data: bytes) -> None:
+    """README: every error is an L3cError, so an OSError (it was a SyntaxError)."""
+    with pytest.raises(pillow_l3c.L3cError) as raised:
+        pillow_l3c.decode(data)
+    assert isinstance(raised.value, OSError)
+    assert type(raised.value) is _format.NotL3cError
+    assert str(raised.value) == "not an L3C file"
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(data))
+
+
 @pytest.mark.parametrize("keep", [46, 47, 60, 200, -20, -1])
 def test_truncated(small_l3c: bytes, keep: int) -> None:
     with (
@@ -155,6 +219,94 @@ def test_truncated_file_keeps_its_complete_tiles(
     np.testing.assert_array_equal(got[64:128, :64], storm[64:128, :64])  # tile 4
     assert not got[64:128, 64:].any()
     assert not got[128:].any()
+
+
+@pytest.fixture(scope="module")
+def storm_l3c(storm: np.ndarray) -> bytes:
+    """storm (256x192) in 4 x 3 tiles of 64, no metadata."""
+    return pillow_l3c.encode(storm, tile_size=64)
+
+
+def test_verify_a_good_file(tmp_path: Path, storm_l3c: bytes) -> None:
+    path = tmp_path / "x.l3c"
+    path.write_bytes(storm_l3c + b"trailing junk")  # ignored, as load() ignores it
+    with Image.open(path) as im:
+        fp = im.fp
+        assert im.verify() is None
+        assert im.fp is None  # closed, as Pillow's verify leaves PNG files
+        assert fp.closed
+    with Image.open(io.BytesIO(storm_l3c)) as im:
+        im.verify()
+        assert im.fp is None
+        with pytest.raises(RuntimeError, match="verify must be called directly after open"):
+            im.verify()
+
+
+def test_verify_finds_a_damaged_tile(storm_l3c: bytes) -> None:
+    """Image.verify() checked nothing: it returned None for any file that opened."""
+    damaged = bytearray(storm_l3c)
+    damaged[_tile_offsets(storm_l3c)[7] + 50] ^= 0x01  # in tile 7's coded streams
+    with Image.open(io.BytesIO(bytes(damaged))) as im, pytest.raises(CorruptStreamError) as raised:
+        im.verify()
+    assert str(raised.value) == "L3C section b'TILE' checksum mismatch (damaged file)"
+
+
+def test_verify_finds_a_damaged_metadata_section(small_photo: np.ndarray) -> None:
+    buf = io.BytesIO()
+    Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 500)
+    data = buf.getvalue()
+    at = _format.HEADER_BYTES + _format.SECTION_HEAD_BYTES + 10  # in the ICC profile
+    damaged = bytearray(data)
+    damaged[at] ^= 0x01
+    with pytest.raises(UnidentifiedImageError):  # open reads and checks the metadata
+        Image.open(io.BytesIO(bytes(damaged)))
+    buf = io.BytesIO(data)
+    with Image.open(buf) as im:
+        with buf.getbuffer() as view:
+            view[at] ^= 0x01  # damaged after open: verify reads the file again
+        with pytest.raises(CorruptStreamError) as raised:
+            im.verify()
+    assert str(raised.value) == "L3C section b'ICCP' checksum mismatch (damaged file)"
+
+
+@pytest.mark.parametrize("into", [0, 100])
+def test_verify_finds_a_truncated_file(storm_l3c: bytes, into: int) -> None:
+    start = _tile_offsets(storm_l3c)[5]
+    length = int.from_bytes(storm_l3c[start + 4 : start + 8], "big")
+    cut = storm_l3c[: start + into]  # tiles 0-4 complete, tile 5 missing or cut short
+    with (
+        Image.open(io.BytesIO(cut)) as im,
+        pytest.raises(OSError, match="image file is truncated") as raised,
+    ):
+        im.verify()
+    assert type(raised.value) is OSError
+    section = "0 of 8 bytes" if into == 0 else f"{into - 8} of {length} bytes"
+    assert str(raised.value) == (
+        f"image file is truncated (L3C file is truncated ({section} of a section))"
+    )
+
+
+def test_verify_finds_more_tiles_than_the_header(storm_l3c: bytes) -> None:
+    last = _tile_offsets(storm_l3c)[-1]
+    with (
+        Image.open(io.BytesIO(storm_l3c + storm_l3c[last:])) as im,
+        pytest.raises(CorruptStreamError) as raised,
+    ):
+        im.verify()
+    assert str(raised.value) == "L3C file has more than the 12 tile sections of its header"
+
+
+def test_verify_does_not_import_torch(tmp_path: Path, storm_l3c: bytes) -> None:
+    path = tmp_path / "x.l3c"
+    path.write_bytes(storm_l3c)
+    code = (
+        "import sys, pillow_l3c; from PIL import Image; im = Image.open(sys.argv[1]); "
+        "im.verify(); print(im.fp, 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    assert out.strip() == "None False"
 
 
 def test_tiny_file_claiming_a_huge_image_is_refused_before_allocation(small_l3c: bytes) -> None:

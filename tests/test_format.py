@@ -52,13 +52,13 @@ def test_tiles_cover_the_image_in_raster_order() -> None:
 
 @pytest.mark.parametrize("data", [b"", b"\x89PNG\r\n\x1a\n" + bytes(40), b"GIF89a", b"\x89L3C\n"])
 def test_other_files_are_not_l3c(data: bytes) -> None:
-    with pytest.raises(SyntaxError, match="not an L3C file"):
+    with pytest.raises(_format.NotL3cError, match="not an L3C file"):
         _format.parse_header(data)
 
 
 def test_text_mode_damage_is_caught() -> None:
     raw = header().pack().replace(b"\r\n", b"\n", 1)
-    with pytest.raises(SyntaxError):
+    with pytest.raises(_format.NotL3cError):
         _format.parse_header(raw)
 
 

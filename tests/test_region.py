@@ -184,11 +184,13 @@ def _tile_spans(data: bytes) -> list[_format.SectionSpan]:
     return [_format.skip_section(fp, len(data)) for _ in range(12)]
 
 
+@pytest.mark.parametrize("trailer", [b"", b"trailing junk", b"TILE" + bytes(100)])
 def test_a_damaged_section_length_is_reported_not_followed(
-    storm: np.ndarray, storm_file: Path
+    storm: np.ndarray, storm_file: Path, trailer: bytes
 ) -> None:
     """No checksum covers a skipped length: one that lands on a later section boundary
-    would shift every later tile by one if the walk trusted it (review finding)."""
+    would shift every later tile by one if the walk trusted it (review finding); bytes
+    after the last tile, which the walk accepts, must not hide it."""
     data = bytearray(storm_file.read_bytes())
     first, second = _tile_spans(bytes(data))[:2]
     length = _format.SECTION_FIELDS["length"]
@@ -196,6 +198,7 @@ def test_a_damaged_section_length_is_reported_not_followed(
     data[start + length.start : start + length.stop] = (second.end - first.offset - 4).to_bytes(
         4, "big"
     )  # tile 0's section now swallows tile 1's
+    data += trailer  # the last found "tile" is the trailer, or the walk runs into it
     with Image.open(io.BytesIO(bytes(data))) as im:
         with pytest.raises(OSError, match=r"L3C section b'TILE' checksum mismatch"):
             im.crop((128, 0, 192, 64))  # tile 2
@@ -203,13 +206,26 @@ def test_a_damaged_section_length_is_reported_not_followed(
             im.load()
 
 
-def test_bytes_after_the_last_tile_are_damage(storm: np.ndarray, storm_file: Path) -> None:
-    data = storm_file.read_bytes() + b"\0" * 16
-    with (
-        Image.open(io.BytesIO(data)) as im,
-        pytest.raises(OSError, match="L3C file has 16 bytes after its last tile"),
-    ):
-        im.crop((0, 0, 10, 10))
+@pytest.mark.parametrize("trailer", [b"trailing junk", bytes(16)])
+def test_bytes_after_the_last_tile_are_ignored(
+    storm: np.ndarray, storm_file: Path, tmp_path: Path, decoded: list[int], trailer: bytes
+) -> None:
+    """Bytes appended to a file (a copy tool's padding): load() ignored them, crop
+    before load and open_array raised. The walk now checks every section's CRC once."""
+    path = tmp_path / "padded.l3c"
+    path.write_bytes(storm_file.read_bytes() + trailer)
+    with Image.open(path) as im:
+        whole = Image.fromarray(np.asarray(im))
+    np.testing.assert_array_equal(np.asarray(whole), storm)
+    decoded.clear()
+    with Image.open(path) as im:
+        for box in [(70, 10, 130, 60), (250, 180, 270, 200)]:
+            assert im.crop(box).tobytes() == whole.crop(box).tobytes()
+        assert im.tile, "the image itself stays unloaded"
+    assert sorted(decoded) == [1, 2, 11]  # the CRC check reads the others, never decodes
+    arr = dask_array.open_array(str(path))
+    with dask.config.set(scheduler="synchronous"):
+        np.testing.assert_array_equal(arr[60:130, 100:256].compute(), storm[60:130, 100:256])
 
 
 def test_crop_of_a_truncated_file_under_load_truncated_images(
