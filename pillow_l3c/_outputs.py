@@ -14,6 +14,7 @@ decide each output here:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import uuid
@@ -74,6 +75,12 @@ def write_file(dst: Path, write: Callable[[Path], None], force: bool) -> None:
     OS error names ``dst``, not the hidden temporary file.
     """
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex[:8]}.partial")
+    for parent in dst.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                msg = f"cannot write {dst}: {parent} is a file, not a folder"
+                raise NotADirectoryError(msg)
+            break
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         write(tmp)
@@ -84,22 +91,23 @@ def write_file(dst: Path, write: Callable[[Path], None], force: bool) -> None:
     except OSError as e:
         if isinstance(e, L3cError) or e.errno is None:
             raise
-        if e.errno == errno.EEXIST:
-            raise OutputRefusedError(exists_message(str(dst))) from None
         msg = f"cannot write {dst}: {e.strerror or e}"
         raise type(e)(msg) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # e.g. its folder could not be made
+            tmp.unlink(missing_ok=True)
 
 
 def _link_new(tmp: Path, dst: Path) -> None:
     """Give ``tmp`` the name ``dst`` only if that name is free."""
     try:
         os.link(tmp, dst)
+    except FileExistsError:
+        raise OutputRefusedError(exists_message(str(dst))) from None
     except OSError as e:
         if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
             raise
         # A filesystem without hard links: the check and the rename are two steps.
         if dst.exists():
-            raise FileExistsError(errno.EEXIST, "exists", str(dst)) from None
+            raise OutputRefusedError(exists_message(str(dst))) from None
         tmp.replace(dst)

@@ -182,3 +182,199 @@ def test_crop_decodes_a_region(
         "l3c crop: error: argument LEFT,UPPER,RIGHT,LOWER: a box is LEFT,UPPER,RIGHT,LOWER "
         "in pixels, got '70,10,1' (see l3c crop --help)\n"
     )
+
+
+# --- nothing lost, nothing surprising ---------------------------------------------------
+
+
+def _encoded(tmp_path: Path, name: str = "a") -> Path:
+    shutil.copy(IMAGES / "ladybird_64x48.png", tmp_path / f"{name}.png")
+    assert main(["encode", str(tmp_path / f"{name}.png"), "-q"]) == 0
+    return tmp_path / f"{name}.l3c"
+
+
+def test_decode_never_replaces_a_file_it_did_not_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    encoded = _encoded(tmp_path)
+    original = tmp_path / "a.png"
+    before = original.read_bytes()
+    capsys.readouterr()
+    assert main(["decode", str(encoded)]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: {encoded}: {original} exists and was not written by l3c from this "
+        "source (--force replaces it)\n"
+    )
+    assert original.read_bytes() == before
+    assert main(["decode", str(encoded), "-o", str(encoded), "--force"]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: {encoded}: its output {encoded} would replace an input\n"
+    )
+    assert main(["decode", str(encoded), "--force", "-q"]) == 0  # asked for: replaced
+    with Image.open(original) as im, Image.open(IMAGES / "ladybird_64x48.png") as src:
+        assert im.tobytes() == src.convert("RGB").tobytes()
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_decode_writes_only_lossless_formats_unless_asked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    encoded = _encoded(tmp_path)
+    capsys.readouterr()
+    assert main(["decode", str(encoded), "-o", str(tmp_path / "x.jpg")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: -o {tmp_path / 'x.jpg'}: JPEG would not store the pixels exactly; write "
+        "one of BMP, L3C, PNG, PPM, QOI, TIFF, WEBP, or allow a lossy output "
+        "(l3c decode --lossy)\n"
+    )
+    assert not (tmp_path / "x.jpg").exists()
+    assert main(["decode", str(encoded), "-o", str(tmp_path / "x.jpg"), "--lossy", "-q"]) == 0
+    with Image.open(tmp_path / "x.jpg") as im:
+        assert im.format == "JPEG"
+    for suffix in (".webp", ".tiff", ".bmp", ".ppm", ".qoi"):
+        out = tmp_path / f"x{suffix}"
+        assert main(["decode", str(encoded), "-o", str(out), "-q"]) == 0
+        with Image.open(out) as im, Image.open(IMAGES / "ladybird_64x48.png") as src:
+            assert im.convert("RGB").tobytes() == src.convert("RGB").tobytes(), suffix
+
+
+def test_output_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "a.png"
+    shutil.copy(IMAGES / "ladybird_64x48.png", src)
+    assert main(["encode", str(src), "-o", f"{tmp_path / 'newdir'}/", "-q"]) == 0
+    assert (tmp_path / "newdir" / "a.l3c").exists()
+    assert main(["encode", str(src), "-o", str(tmp_path / "name"), "-q"]) == 0
+    assert (tmp_path / "name" / "a.l3c").exists()
+    assert main(["decode", str(tmp_path / "name" / "a.l3c"), "-o", str(tmp_path / "d"), "-q"]) == 0
+    assert (tmp_path / "d" / "a.png").exists()
+    capsys.readouterr()
+    assert main(["encode", str(src), "-o", str(tmp_path / "b.png")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: -o {tmp_path / 'b.png'}: l3c encode writes .l3c files "
+        "(name the output NAME.l3c, or a folder)\n"
+    )
+    assert not (tmp_path / "b.png").exists()
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("a file, not a folder")
+    assert main(["encode", str(src), "-o", str(blocker / "x.l3c")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: {src}: cannot write {blocker / 'x.l3c'}: {blocker} is a file, not a folder\n"
+    )
+    assert main(["decode", str(tmp_path / "name" / "a.l3c"), "-o", str(tmp_path / "x.foo")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: -o {tmp_path / 'x.foo'}: no image format that Pillow writes has the "
+        "suffix '.foo'\n"
+    )
+    assert main(["encode", str(src), str(src), "-o", str(tmp_path / "one.l3c")]) == 1
+    assert "several inputs need a folder" in capsys.readouterr().err
+
+
+def test_no_silent_no_ops(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no image here")
+    assert main(["encode", str(tmp_path / "empty")]) == 1
+    assert capsys.readouterr().err == f"l3c: error: {tmp_path / 'empty'}: a folder without images\n"
+    assert main(["decode", str(tmp_path / "empty")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: {tmp_path / 'empty'}: a folder without .l3c files\n"
+    )
+    assert main(["encode", str(tmp_path / "missing.png")]) == 1
+    assert (
+        capsys.readouterr().err
+        == f"l3c: error: {tmp_path / 'missing.png'}: no such file or folder\n"
+    )
+
+
+def test_compare_codes_each_image_in_its_own_mode(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pillow_l3c import _codec
+
+    with Image.open(IMAGES / "ladybird_64x48.png") as im:
+        im.convert("L").save(tmp_path / "grey.png")
+        rgba = im.convert("RGBA")
+        rgba.putalpha(Image.linear_gradient("L").resize(im.size))
+        rgba.save(tmp_path / "alpha.png")
+        im.convert("P").save(tmp_path / "palette.png")
+    assert main(["compare", str(tmp_path)]) == 1  # the folder: three images, one refused
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("l3c:")] == [
+        f"l3c: error: {tmp_path / 'palette.png'}: cannot write mode P as L3C"
+    ]
+    lines = sorted(captured.out.strip().splitlines())
+    assert lines[0].startswith(f"{tmp_path / 'alpha.png'}: 64x48 RGBA  L3C ")
+    assert lines[1].startswith(f"{tmp_path / 'grey.png'}: 64x48 L  L3C ")
+    with Image.open(tmp_path / "grey.png") as grey:
+        data = _codec.encode(np.asarray(grey), "L")
+    assert f"L3C {len(data) * 8 / (64 * 48):.3f} bpsp" in lines[1]  # one plane, not three
+    assert all(line.endswith("round trip exact") for line in lines)
+
+
+def test_info_takes_folders(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _encoded(tmp_path, "a")
+    _encoded(tmp_path, "b")
+    capsys.readouterr()
+    assert main(["info", str(tmp_path)]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 2
+
+
+def test_usage_errors_are_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["encode"]) == 1
+    assert capsys.readouterr().err == (
+        "l3c encode: error: the following arguments are required: inputs (see l3c encode --help)\n"
+    )
+    assert main(["frobnicate"]) == 1
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_version_and_python_m() -> None:
+    import subprocess
+    import sys
+
+    import pillow_l3c
+
+    for command in (["-m", "pillow_l3c", "--version"], ["-m", "pillow_l3c.cli", "--version"]):
+        done = subprocess.run(
+            [sys.executable, *command], capture_output=True, text=True, check=False
+        )
+        assert (done.returncode, done.stdout) == (0, f"l3c {pillow_l3c.__version__}\n")
+
+
+def test_a_bad_device_is_refused_before_any_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "a.png"
+    shutil.copy(IMAGES / "ladybird_64x48.png", src)
+    assert main(["encode", str(src), "--device", "gpu"]) == 1
+    assert capsys.readouterr().err == (
+        'l3c: error: --device: unknown device \'gpu\': use "cpu", "cuda" or "cuda:N"\n'
+    )
+    assert not (tmp_path / "a.l3c").exists()
+
+
+def test_ctrl_c_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pillow_l3c import cli
+
+    def interrupted(*args: object, **kwargs: object) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_encode_one", interrupted)
+    src = tmp_path / "a.png"
+    shutil.copy(IMAGES / "ladybird_64x48.png", src)
+    assert main(["encode", str(src), "-q"]) == 130
+    assert capsys.readouterr().err == (
+        "l3c: interrupted (outputs are complete or absent: rerun to resume)\n"
+    )
+
+
+def test_an_animation_is_refused_not_cut_to_one_frame(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frames = [Image.new("RGB", (8, 8), c) for c in ("red", "blue")]
+    frames[0].save(tmp_path / "anim.png", save_all=True, append_images=frames[1:])
+    assert main(["encode", str(tmp_path / "anim.png")]) == 1
+    assert capsys.readouterr().err == (
+        f"l3c: error: {tmp_path / 'anim.png'}: it has 2 frames and an L3C file holds one image\n"
+    )
