@@ -2,7 +2,7 @@
 
     l3c encode IN... [-o OUT] [--model NAME]
                                  images -> .l3c (OUT: a file for one input, else a folder)
-    l3c decode IN... [-o OUT]    .l3c -> .png (or any format Pillow writes, by OUT's suffix)
+    l3c decode IN... [-o OUT]    .l3c -> .png (or another lossless format, by OUT's suffix)
     l3c crop FILE BOX -o OUT     one region (LEFT,UPPER,RIGHT,LOWER), only its tiles decoded
     l3c info FILE...             size, mode, model name and id, bpsp, from the header only
     l3c models                   the available models, their bpsp and speed on val
@@ -12,12 +12,15 @@
 An input folder stands for the images in it and its subfolders; their outputs keep
 the folder structure under OUT. Many files are coded by one process per core, each
 coding its file's tiles one at a time; one file is coded by all cores, tile by tile.
-Outputs are written under a temporary name and renamed when complete, so an
+Outputs are written under a temporary name and linked into place when complete, so an
 interrupted run leaves no partial file, and a rerun skips every output that is newer
-than its input (``--force`` recodes them): it resumes where it stopped.
+than its input: it resumes where it stopped.
 
-Every error ends the command with a one-line message and exit status 1; with many
-inputs the others are still processed.
+No command writes over a file it did not write (``_outputs``: ``--force`` asks for
+it, and even then an input is never replaced), decodes keep the metadata and write
+only lossless formats unless ``--lossy`` (``_metadata``), and what cannot be kept is
+printed as a warning. Every error ends the command with a one-line message and exit
+status 1; with many inputs the others are still processed.
 """
 
 from __future__ import annotations
