@@ -7,7 +7,8 @@ first encode or decode.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pillow_l3c import (
     L3cImagePlugin,  # noqa: F401  (importing it registers the format)
@@ -33,8 +34,18 @@ __all__ = [
     "decode",
     "encode",
     "models",
+    "read_metadata",
     "register",
 ]
+
+# The mode of a uint8 array by its last axis, for the callers that take arrays without
+# a mode (``encode`` and the imageio plugin): a two-dimensional array is grey.
+_BAND_MODES: dict[int, str] = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+# The keys ``encode(metadata=...)`` stores besides text chunks, and those that describe
+# a .l3c file's coding (``Image.open(...).info``, ``read_metadata``): the new file
+# gets its own, so they are taken and ignored, and a read file's metadata round-trips.
+_STORED_KEYS = frozenset({"icc_profile", "exif", "xmp", "dpi", "comment", "text"})
+_HEADER_KEYS = frozenset({"model_id", "l3c_version", "l3c_tile_size"})
 
 
 def configure(
@@ -65,31 +76,130 @@ def register(device: str | None = None, workers: int | None = None) -> None:
     configure(device, workers, _settings.decoding.max_tile_pixels)
 
 
+def _array_mode(pixels: np.ndarray) -> str | None:
+    """The mode of an (H, W) or (H, W, bands) array by ``_BAND_MODES``; None for other shapes.
+
+    One rule for every caller that takes a bare array, so that ``encode`` and
+    ``imageio.v3.imwrite`` store the same array in the same mode.
+    """
+    if pixels.ndim == 2:
+        return "L"
+    return _BAND_MODES.get(pixels.shape[2]) if pixels.ndim == 3 else None
+
+
+def _check_options(tile_size: int | None, workers: int | None) -> None:
+    """Refuse a ``tile_size`` or ``workers`` that is not a positive int, before any coding.
+
+    Without this a string fails deep in the codec with an unrelated TypeError, and
+    ``workers=0`` or a negative count quietly meant one worker or the default.
+    """
+    for name, value in (("tile_size", tile_size), ("workers", workers)):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            msg = f"{name} must be an int, got {type(value).__name__}"
+            raise TypeError(msg)
+        if value < 1:
+            msg = f"{name} must be at least 1, got {value}"
+            raise ValueError(msg)
+
+
 def encode(
     pixels: np.ndarray,
     device: str | None = None,
     tile_size: int | None = None,
     workers: int | None = None,
     model: str | None = None,
+    *,
+    metadata: Mapping[str, Any] | None = None,
 ) -> bytes:
-    """An (H, W, 3) uint8 RGB array as the bytes of a .l3c file.
+    """A uint8 array as the bytes of a .l3c file, its mode told by its shape.
 
+    (H, W) and (H, W, 1) are grey (L), (H, W, 2) grey with alpha (LA), (H, W, 3) RGB
+    and (H, W, 4) RGBA (``_BAND_MODES``); anything else raises ValueError, since a
+    lossless codec must not guess a conversion.
     ``tile_size`` (default: 512 for polyphase models, 256 for L3C) trades memory
     against bits; ``workers`` (default: one per core) is how many tiles are coded at
     once. Neither changes what decodes.
     ``model`` names a bundled model (``models()``); the file's header records it, so
     decoding needs no option.
+    ``metadata`` takes what Pillow's ``im.info`` holds: ``icc_profile``, ``exif``,
+    ``xmp`` and ``comment`` (bytes), ``dpi`` (two numbers), ``text`` (a dict of text
+    chunks) and text chunks as str values under their own key, so that
+    ``read_metadata``'s result (or ``Image.open(...).info``) is stored again as it
+    was. What .l3c cannot hold (a PNG gamma, ...) is warned about
+    (``MetadataNotKeptWarning``); any other non-str entry raises ValueError.
     """
-    from pillow_l3c import _codec
+    import numpy as np
 
+    from pillow_l3c import _codec
+    from pillow_l3c._metadata import warn_not_kept
+
+    array = np.asarray(pixels)
+    mode = _array_mode(array)
+    if mode is None:
+        msg = (
+            "pillow_l3c.encode needs a uint8 array of shape (H, W) or (H, W, bands) with 1 "
+            f"to 4 bands, got {array.dtype} {array.shape}"
+        )
+        raise ValueError(msg)
+    _check_options(tile_size, workers)
+    sections, dropped = _metadata_sections(metadata, mode)
+    warn_not_kept("L3C", dropped)
     return _codec.encode(
-        pixels,
-        "RGB",
+        array,
+        mode,
         device=device,
+        metadata=sections,
         tile_size=tile_size,
         workers=workers,
         model=model,
     )
+
+
+def _metadata_sections(
+    metadata: Mapping[str, Any] | None, mode: str
+) -> tuple[dict[bytes, bytes], list[str]]:
+    """Sections for ``encode(metadata=...)`` and what of it .l3c cannot hold.
+
+    The rules are Pillow's for ``im.info``, so that a dict from ``read_metadata`` or
+    ``Image.open(...).info`` is stored as the Pillow plugin would store that image.
+    """
+    from types import SimpleNamespace
+
+    from pillow_l3c._metadata import NOT_STORED, NOT_TEXT, Metadata
+
+    if metadata is None:
+        return {}, []
+    if not isinstance(metadata, Mapping):
+        msg = f"metadata must be a dict, got {type(metadata).__name__}"
+        raise TypeError(msg)
+    info = dict(metadata)
+    text = info.pop("text", None)
+    if text is not None and not isinstance(text, Mapping):
+        msg = f"text must be a dict of str to str, got {type(text).__name__}"
+        raise TypeError(msg)
+    unknown = [
+        repr(k)
+        for k, v in info.items()
+        if not isinstance(v, str) and k not in _STORED_KEYS | _HEADER_KEYS | set(NOT_STORED)
+    ]
+    if unknown:
+        msg = (
+            f"metadata {', '.join(unknown)} is not stored in .l3c: give icc_profile, exif, "
+            "xmp, dpi, comment, text (a dict), or a text chunk as a str"
+        )
+        raise ValueError(msg)
+    # Text chunks: the str entries, as Pillow's info holds them, then ``text``'s.
+    chunks = {
+        k: v
+        for k, v in info.items()
+        if isinstance(v, str) and k not in NOT_TEXT | _STORED_KEYS | _HEADER_KEYS
+    }
+    chunks.update(text or {})
+    image = SimpleNamespace(info=info, mode=mode)  # what from_image reads of an image
+    meta, dropped = Metadata.from_image(image, {"text": chunks})
+    return meta.to_sections(), dropped
 
 
 def models() -> dict[str, str]:
@@ -101,10 +211,41 @@ def models() -> dict[str, str]:
 
 
 def decode(data: bytes, device: str | None = None, workers: int | None = None) -> np.ndarray:
-    """The (H, W, 3) uint8 array stored in the bytes of a .l3c file."""
+    """The uint8 pixels stored in the bytes of a .l3c file.
+
+    Grey comes back as (H, W), as ``np.asarray`` of a Pillow "L" image and imageio give
+    it, so that ``decode(encode(a))`` equals ``a`` for a two-dimensional ``a``; other
+    modes as (H, W, bands): 2 for LA, 3 for RGB, 4 for RGBA. The metadata stored with
+    the pixels is ``read_metadata(data)``.
+    """
     from pillow_l3c import _codec
 
-    return _codec.decode(data, device, workers)[1]
+    pixels = _codec.decode(data, device, workers)[1]
+    return pixels[:, :, 0] if pixels.shape[2] == 1 else pixels
+
+
+def read_metadata(data: bytes | BinaryIO) -> dict[str, Any]:
+    """The metadata of a .l3c file (bytes, or a binary file at its start), as Pillow's info.
+
+    The keys are those of ``Image.open(...).info``: icc_profile, exif, xmp, comment,
+    dpi, each text chunk under its key, and the file's model_id, l3c_version and
+    l3c_tile_size. Only the header is read, so it costs neither a decode nor a torch
+    import; it is how ``encode``/``decode`` users get back what ``metadata=`` stored.
+    """
+    import io
+
+    from pillow_l3c import _codec
+    from pillow_l3c._metadata import Metadata
+
+    fp = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
+    header, sections = _codec.read_header(fp)
+    info = Metadata.from_sections(sections).info()
+    info.update(
+        model_id=header.model_id.hex(),
+        l3c_version=header.version,
+        l3c_tile_size=header.tile_size,
+    )
+    return info
 
 
 try:

@@ -389,8 +389,8 @@ def test_gpu_encode_decodes_on_gpu(photo: np.ndarray) -> None:
 @pytest.mark.parametrize(
     "array",
     [
-        np.zeros((4, 4), np.uint8),
-        np.zeros((4, 4, 4), np.uint8),
+        np.zeros((4, 4, 5), np.uint8),  # grey, LA, RGB and RGBA are taken (test_api.py)
+        np.zeros((4, 4, 3, 1), np.uint8),
         np.zeros((4, 4, 3), np.uint16),
         np.zeros((0, 4, 3), np.uint8),
     ],
