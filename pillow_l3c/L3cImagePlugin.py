@@ -181,6 +181,9 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         msg = f"cannot write mode {im.mode} as L3C"
         raise OSError(msg)
     info = im.encoderinfo
+    from pillow_l3c import _check_options  # the package imports this module first
+
+    _check_options(info.get("tile_size"), info.get("workers"))
     metadata, dropped = Metadata.from_image(im, info)
     warn_not_kept("L3C", dropped)
     _codec.write(

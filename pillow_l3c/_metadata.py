@@ -42,7 +42,9 @@ NOT_STORED: dict[str, str] = {
 XMP_PNG_KEY = "XML:com.adobe.xmp"
 # ``info`` entries with str values that are not text chunks: how a file was coded
 # (TIFF's "compression"), or metadata kept in its own section (PNG's XMP chunk).
-NOT_TEXT = frozenset({"compression", "xmp", XMP_PNG_KEY, "icc_profile", "exif", "model_id"})
+NOT_TEXT = frozenset(
+    {"compression", "xmp", XMP_PNG_KEY, "icc_profile", "exif", "comment", "model_id"}
+)
 
 _TEXT_ENTRY = struct.Struct(">BHHHI")  # international?, key, language, translated key, value
 _DPI = struct.Struct(">dd")
@@ -330,6 +332,9 @@ def _bytes(value: Any, key: str) -> bytes | None:
 
 
 def _dpi(value: Any) -> tuple[float, float]:
+    if isinstance(value, str | bytes):
+        msg = f"dpi must be two numbers, got {value!r}"
+        raise ValueError(msg)
     try:
         x, y = (float(v) for v in value)
     except (TypeError, ValueError):

@@ -239,3 +239,36 @@ def test_a_source_photo_is_never_replaced(
         "l3c from this source (--force replaces it)\n"
     )
     assert (folder / "a.png").read_bytes() == before
+
+
+def test_every_array_path_keeps_metadata(tmp_path: Path) -> None:
+    """imageio v3 and v2, and pillow_l3c.encode/decode, carry the same metadata."""
+    import imageio.v2 as iio2
+    import imageio.v3 as iio
+
+    with Image.open(carrying_png(tmp_path / "a.png", "RGBA")) as src:
+        src.load()
+    pixels = np.asarray(src)
+    iio.imwrite(tmp_path / "v3.l3c", pixels, icc_profile=ICC, exif=EXIF, xmp=XMP, dpi=DPI)
+    meta = iio.immeta(tmp_path / "v3.l3c")
+    assert (meta["icc_profile"], meta["exif"], meta["xmp"]) == (ICC, EXIF, XMP)
+    assert meta["dpi"] == (300.0, 300.0)
+    np.testing.assert_array_equal(iio.imread(tmp_path / "v3.l3c"), pixels)
+    v2 = iio2.imread(tmp_path / "v3.l3c")
+    np.testing.assert_array_equal(v2, pixels)
+    assert v2.meta["icc_profile"] == ICC
+    data = pillow_l3c.encode(pixels, metadata=dict(src.info))
+    np.testing.assert_array_equal(pillow_l3c.decode(data), pixels)
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        assert_carries(im, src)
+    assert pillow_l3c.read_metadata(data)["parameters"] == TEXT["parameters"]
+
+
+def test_a_text_only_in_info_is_not_a_comment_twice(tmp_path: Path) -> None:
+    image = Image.new("L", (8, 8), 7)
+    image.info["comment"] = "str comment"
+    image.save(tmp_path / "x.l3c")
+    with Image.open(tmp_path / "x.l3c") as im:
+        assert im.info["comment"] == b"str comment"
+        assert im.text == {}  # type: ignore[attr-defined]
