@@ -132,6 +132,11 @@ def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
                 buf,
                 format="L3C",
                 icc_profile=b"icc" if mode == "RGB" else None,
+                # every kind of metadata section, so that mutants reach their parsers
+                **({"text": {"k": "v", "Ka": "\u00e4"}, "dpi": (72, 96.5)} if mode == "L" else {}),
+                **(
+                    {"comment": b"c", "xmp": b"<x/>", "exif": b"Exif\0\0MM"} if mode == "LA" else {}
+                ),
                 tile_size=tile,
                 model=model,
             )

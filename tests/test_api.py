@@ -159,3 +159,10 @@ def test_read_metadata_does_not_decode(tiny: np.ndarray) -> None:
 
 def test_read_metadata_is_exported() -> None:
     assert "read_metadata" in pillow_l3c.__all__
+
+
+def test_a_bad_device_is_a_value_error_naming_it(small_photo: np.ndarray) -> None:
+    with pytest.raises(ValueError, match=r"^unknown device 'gpu': use \"cpu\", \"cuda\" or"):
+        pillow_l3c.encode(small_photo, device="gpu")
+    with pytest.raises(ValueError, match=r"^pillow_l3c runs on \"cpu\" or \"cuda\", not 'meta'"):
+        pillow_l3c.encode(small_photo, device="meta")

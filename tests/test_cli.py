@@ -378,3 +378,15 @@ def test_an_animation_is_refused_not_cut_to_one_frame(
     assert capsys.readouterr().err == (
         f"l3c: error: {tmp_path / 'anim.png'}: it has 2 frames and an L3C file holds one image\n"
     )
+
+
+def test_an_os_error_names_the_output_not_the_temporary_file(tmp_path: Path) -> None:
+    from pillow_l3c import _outputs
+
+    def denied(tmp: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(tmp))
+
+    with pytest.raises(PermissionError) as caught:
+        _outputs.write_file(tmp_path / "x.l3c", denied, force=False)
+    assert str(caught.value) == f"cannot write {tmp_path / 'x.l3c'}: Permission denied"
+    assert list(tmp_path.iterdir()) == []
