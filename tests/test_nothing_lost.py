@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, PngImagePlugin
 
-import pillow_l3c  # noqa: F401  (registers the format)
+import pillow_l3c  # registers the format
 from pillow_l3c.cli import main
 from pillow_l3c.errors import MetadataNotKeptWarning
 
