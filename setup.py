@@ -37,7 +37,13 @@ def coder_extension() -> Pybind11Extension:
 setup(
     ext_modules=[coder_extension()],
     cmdclass={"build_ext": build_ext},
-    packages=["pillow_l3c", "pillow_l3c.bench", "pillow_l3c.network", "pillow_l3c.weights"],
+    packages=[
+        "pillow_l3c",
+        "pillow_l3c.bench",
+        "pillow_l3c.network",
+        "pillow_l3c.tile_coders",
+        "pillow_l3c.weights",
+    ],
     package_dir={"pillow_l3c.weights": "weights"},
     package_data={
         "pillow_l3c": ["py.typed", "_coder.pyi"],

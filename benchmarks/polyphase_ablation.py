@@ -3,7 +3,7 @@
     python benchmarks/polyphase_ablation.py ../shared/data/val [--model poly-small]
         [--tiles 256,512]
 
-For each tile size: bpsp with the per-stream scale adaptation (pillow_l3c/_polyphase.py)
+For each tile size: bpsp with the per-stream scale adaptation (pillow_l3c/tile_coders/polyphase.py)
 and without it (every offset 0), and the encode time of each, all in one process on
 the same images; every file is decoded and compared.
 """

@@ -59,13 +59,17 @@ def mutate(data: bytes, rng: random.Random) -> bytes:
 def reseal(data: bytes) -> bytes:
     """Recompute the header and section CRCs so that damage reaches the decoder."""
     buf = bytearray(data)
-    if len(buf) < _format.HEADER_BYTES:
+    try:
+        size = _format.header_size(bytes(buf))
+    except _format.L3cError:
         return data
-    crc = _format.HEADER_FIELDS["crc"]
+    if len(buf) < size:
+        return data
+    crc = slice(size - _format.CRC_BYTES, size)
     buf[crc] = zlib.crc32(bytes(buf[: crc.start])).to_bytes(_format.CRC_BYTES, "big")
     tag, length = _format.SECTION_FIELDS["tag"], _format.SECTION_FIELDS["length"]
     head, crc_bytes = _format.SECTION_HEAD_BYTES, _format.CRC_BYTES
-    pos = _format.HEADER_BYTES
+    pos = size
     while pos + head <= len(buf):
         start = pos + head
         end = start + int.from_bytes(buf[pos + length.start : pos + length.stop], "big")

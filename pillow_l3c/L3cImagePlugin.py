@@ -13,15 +13,32 @@ from contextlib import contextmanager
 from typing import IO
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImagePalette
 
-from pillow_l3c import _codec, _format, _region, _settings
+from pillow_l3c import _codec, _format, _palette, _region, _settings
 from pillow_l3c._metadata import Metadata, warn_not_kept
 from pillow_l3c.errors import CorruptStreamError, L3cError
 
 FORMAT = "L3C"
 MIME = "image/x-l3c"
 EXTENSION = ".l3c"
+
+
+def _raw(mode: str) -> str:
+    """Pillow's raw mode for the decoder's one byte per sample (mode 1: 0 or 1 a byte)."""
+    return "1;8" if mode == "1" else mode
+
+
+def image_like(im: Image.Image, pixels: np.ndarray) -> Image.Image:
+    """An image of ``pixels`` with the mode, palette and info of .l3c image ``im``.
+
+    ``pixels`` are (h, w, bands) as the codec decodes them: a crop's, a cluster task's.
+    """
+    out = Image.frombytes(im.mode, pixels.shape[1::-1], pixels.tobytes(), "raw", _raw(im.mode))
+    if im.mode == "P" and im.palette is not None:
+        out.putpalette(im.palette.palette, im.palette.mode)
+    out.info = im.info.copy()
+    return out
 
 
 def _accept(prefix: bytes) -> bool:
@@ -58,14 +75,20 @@ class L3cImageFile(ImageFile.ImageFile):
         self._l3c_reader: _region.TileReader | None = None
         try:
             header, metadata = _codec.read_header(self.fp)
-        except L3cError as e:  # NotL3cError too: SyntaxError makes Pillow try other plugins
+            self._l3c_metadata = Metadata.from_sections(metadata)
+            if header.mode == "P":
+                self.palette = ImagePalette.raw(*_palette.palette(metadata[_format.PALETTE_TAG]))
+                if _format.TRANSPARENCY_TAG in metadata:
+                    trns = _palette.transparency(metadata[_format.TRANSPARENCY_TAG])
+                    self.info["transparency"] = trns
+        except _format.NotL3cError as e:  # SyntaxError makes Pillow try its other plugins
+            raise SyntaxError(str(e)) from None
+        except _format.NewerFormatError:
+            raise  # an OSError that says so, not "cannot identify image file"
+        except L3cError as e:
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode
-        try:
-            self._l3c_metadata = Metadata.from_sections(metadata)
-        except L3cError as e:
-            raise SyntaxError(str(e)) from None
         self.info.update(self._l3c_metadata.info())
         self.info["model_id"] = header.model_id.hex()
         self.info["l3c_version"] = header.version
@@ -137,9 +160,7 @@ class L3cImageFile(ImageFile.ImageFile):
                 _settings.decoding.workers,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
             )
-        out = Image.frombytes(self.mode, (x1 - x0, y1 - y0), pixels.tobytes())
-        out.info = self.info.copy()
-        return out
+        return image_like(self, pixels)
 
 
 class L3cDecoder(ImageFile.PyDecoder):
@@ -172,7 +193,7 @@ class L3cDecoder(ImageFile.PyDecoder):
             )
         # With LOAD_TRUNCATED_IMAGES, the tiles past the cut stay black, as Pillow
         # leaves the missing part of other formats.
-        self.set_as_raw(pixels.tobytes())
+        self.set_as_raw(pixels.tobytes(), _raw(self.mode))
         return -1, 0
 
 
@@ -186,15 +207,21 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     _check_options(info.get("tile_size"), info.get("workers"))
     metadata, dropped = Metadata.from_image(im, info)
     warn_not_kept("L3C", dropped)
+    sections = metadata.to_sections()
+    if im.mode == "P":
+        sections.update(_palette.sections(im))
     _codec.write(
         fp,
         np.asarray(im),
         im.mode,
-        device=info.get("device"),
-        metadata=metadata.to_sections(),
-        tile_size=info.get("tile_size"),
-        workers=info.get("workers"),
-        model=info.get("model"),
+        sections,
+        _codec.EncodeOptions(
+            model=info.get("model"),
+            effort=info.get("effort", 7),
+            tile_size=info.get("tile_size"),
+            device=info.get("device"),
+            workers=info.get("workers"),
+        ),
     )
 
 

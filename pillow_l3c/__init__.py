@@ -149,11 +149,8 @@ def encode(
     return _codec.encode(
         array,
         mode,
-        device=device,
-        metadata=sections,
-        tile_size=tile_size,
-        workers=workers,
-        model=model,
+        sections,
+        _codec.EncodeOptions(model=model, tile_size=tile_size, device=device, workers=workers),
     )
 
 

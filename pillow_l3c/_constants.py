@@ -80,7 +80,7 @@ EXACT_LIMIT = 1 << 24
 SOFTMAX_RANGE = 3072
 SOFTMAX_BITS = 16
 
-# --- polyphase streams (_polyphase.py) ------------------------------------------------
+# --- polyphase streams (tile_coders/polyphase.py) ------------------------------------------------
 
 # A scale of the pyramid is split while both its sides exceed this.
 POLYPHASE_MIN_SIDE = 8

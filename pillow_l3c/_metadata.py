@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pillow_l3c._format import METADATA_TAGS
+from pillow_l3c._format import IMAGE_TAGS, METADATA_TAGS
 from pillow_l3c.errors import CorruptStreamError, MetadataNotKeptWarning
 
 # Section tag -> the Pillow ``info`` key it holds (docs/FORMAT.md, "Metadata").
@@ -185,6 +185,8 @@ class Metadata:
         """Parse a file's metadata sections; a malformed one raises CorruptStreamError."""
         meta = cls()
         for tag, payload in sections.items():
+            if tag in IMAGE_TAGS:  # a palette: part of the pixels, not metadata
+                continue
             key = SECTION_KEYS.get(tag)
             if key is None:
                 msg = f"L3C section {tag!r} is not a metadata section"

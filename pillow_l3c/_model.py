@@ -7,6 +7,8 @@ device; the cache is guarded by a lock so that threads share one copy.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 import warnings
@@ -16,7 +18,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pillow_l3c._format import model_file_id
+from pillow_l3c._format import MODEL_ID_BYTES
 
 if TYPE_CHECKING:
     import torch
@@ -77,7 +79,7 @@ def find_by_id(wanted: bytes) -> ModelFile:
 
     files = model_files()
     for f in files:
-        if model_id(f.path) == wanted:
+        if wanted in known_ids(f.path):
             return f
     have = ", ".join(f"{f.name} {model_id(f.path).hex()}" for f in files)
     msg = f"file was written by model {wanted.hex()}, which no available model has ({have})"
@@ -89,17 +91,102 @@ def weights_path() -> Path:
     return find().path
 
 
+def model_file_id(path: Path) -> bytes:
+    """The first 16 bytes of the SHA-256 of a model file (its TorchScript bytes): the
+    id format 2 wrote, and what a bundled file's name carries (``NAME.ID.pt``)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.digest()[:MODEL_ID_BYTES]
+
+
 @cache
 def _file_id(path: Path, mtime_ns: int, size: int) -> bytes:
     """``model_file_id``, cached while the file's time and size stay the same."""
     return model_file_id(path)
 
 
-def model_id(path: Path | None = None) -> bytes:
-    """The id written into every file: the first 16 bytes of the model file's SHA-256."""
+def file_id(path: Path | None = None) -> bytes:
+    """The SHA-256 id of a model file (format 2's model id; ``NAME.ID.pt``'s ID)."""
     path = path or weights_path()
     st = path.stat()
     return _file_id(path, st.st_mtime_ns, st.st_size)
+
+
+def integer_id(module: Any) -> bytes:
+    """A model's id in format 3: what decides its integers, not the bytes of its file.
+
+    The SHA-256 of the integer rules' version and constants (``_constants``, which
+    define the sigmoid table and every unit), the model's family, and each tensor of
+    its state, by name, dtype, shape and bytes. Re-exporting the same weights (another
+    TorchScript version, an int8 kernel of the same integers) keeps the id, so no file
+    written with it is orphaned; changing a weight or a rule changes it.
+    """
+    import torch
+
+    from pillow_l3c import _constants
+
+    digest = hashlib.sha256(b"pillow-l3c model id\0")
+    rules = {k: v for k, v in vars(_constants).items() if k.isupper() and isinstance(v, int)}
+    digest.update(repr(sorted(rules.items())).encode())
+    digest.update(str(getattr(module, "family", "l3c")).encode() + b"\0")
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.digest()[:MODEL_ID_BYTES]
+
+
+def _recorded_ids() -> dict[str, dict[str, Any]]:
+    """``weights/ids.json``: each bundled model's integer id and the file ids of its
+    earlier exports, so that ids are known without torch (``l3c info``, ``models()``)."""
+    try:
+        text = (resources.files("pillow_l3c.weights") / "ids.json").read_text()
+    except FileNotFoundError:
+        return {}
+    return json.loads(text)["models"]
+
+
+def model_id(path: Path | None = None) -> bytes:
+    """The id a format-3 file gives the model in ``path``: its integer id, as recorded
+    beside the bundled models; a model file that is not recorded there (an override)
+    is loaded once to compute it."""
+    path = path or weights_path()
+    recorded = _recorded_ids().get(_bundled_name(path) or "")
+    if recorded is not None and recorded["file_id"] == file_id(path).hex():
+        return bytes.fromhex(recorded["integer_id"])
+    return _computed_integer_id(path, *_stat(path))
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_mtime_ns, st.st_size
+
+
+@cache
+def _computed_integer_id(path: Path, mtime_ns: int, size: int) -> bytes:
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return integer_id(torch.jit.load(str(path), map_location="cpu"))
+
+
+def known_ids(path: Path) -> set[bytes]:
+    """Every id a file may name the model in ``path`` by: its integer id (format 3),
+    its file id and the file ids of earlier exports of the same integers (format 2)."""
+    ids = {model_id(path), file_id(path)}
+    recorded = _recorded_ids().get(_bundled_name(path) or "", {})
+    ids.update(bytes.fromhex(h) for h in recorded.get("format2_ids", []))
+    return ids
+
+
+def _bundled_name(path: Path) -> str | None:
+    parts = path.name.split(".")
+    if os.environ.get(WEIGHTS_ENV) or len(parts) != 3:
+        return None
+    return parts[0]
 
 
 @dataclass(frozen=True)
@@ -169,8 +256,8 @@ def _check_interface(module: Any, file: ModelFile, family: str) -> None:
     """Refuse a model file that this codec cannot run as its format says: an unknown
     family, a polyphase model with another pyramid or channel order than
     docs/FORMAT.md allows, or a bundled file whose name carries another id."""
-    from pillow_l3c import _polyphase
     from pillow_l3c.errors import L3cError
+    from pillow_l3c.tile_coders import polyphase as _polyphase
 
     problem = ""
     if family not in ("l3c", "polyphase"):
@@ -181,8 +268,13 @@ def _check_interface(module: Any, file: ModelFile, family: str) -> None:
         problem = f"pyramid side {module.min_side} or channel order {module.order} unsupported"
     parts = file.path.name.split(".")
     bundled = not os.environ.get(WEIGHTS_ENV) and len(parts) == 3
-    if bundled and not model_id(file.path).hex().startswith(parts[1]):
-        problem = f"its name says id {parts[1]}, its content {model_id(file.path).hex()}"
+    if bundled and not file_id(file.path).hex().startswith(parts[1]):
+        problem = f"its name says id {parts[1]}, its content {file_id(file.path).hex()}"
+    recorded = _recorded_ids().get(parts[0]) if bundled else None
+    if not problem and recorded is not None and recorded["integer_id"] != integer_id(module).hex():
+        problem = (
+            f"its integers have id {integer_id(module).hex()}, weights/ids.json says otherwise"
+        )
     if problem:
         msg = f"model {file.path.name}: {problem}"
         raise L3cError(msg)

@@ -39,7 +39,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NoReturn
 
-import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
@@ -242,7 +241,7 @@ def _model_name(model_id: bytes) -> str:
     from pillow_l3c import _model
 
     for f in _model.model_files():
-        if _model.model_id(f.path) == model_id:
+        if model_id in _model.known_ids(f.path):
             return f.name
     return "not available here"
 
@@ -266,7 +265,7 @@ def _models() -> int:
     for f in _model.model_files():
         mark = " (default)" if f.path == default else ""
         model_id = _model.model_id(f.path).hex()
-        card = figures.get(model_id[: _model.ID_IN_NAME], "not measured")
+        card = figures.get(_model.file_id(f.path).hex()[: _model.ID_IN_NAME], "not measured")
         print(f"{f.name}{mark}  id {model_id}  {card}")
     return 0
 
@@ -295,27 +294,25 @@ def _model_figures() -> dict[str, str]:
 def _compare(path: Path, device: str | None, model: str | None = None) -> str:
     """Bits of L3C and of PNG (optimized) for the image as it is.
 
-    Its own mode and planes: a grey image counts one plane and alpha is coded, as
-    ``encode`` would code them; a mode L3C refuses is refused here too.
+    Its own mode and planes, through the Pillow plugin as ``l3c encode`` codes it: a
+    grey image counts one plane, alpha is coded, a palette image keeps its palette;
+    a mode L3C refuses is refused here too. Exact means the same pixels and palette.
     """
-    from pillow_l3c import _codec
-
     with Image.open(path) as im:
         im.load()
-        if im.mode not in _format.MODES:
-            msg = f"cannot write mode {im.mode} as L3C"
-            raise OSError(msg)
-        pixels = np.asarray(im)
-        png = io.BytesIO()
+        png, data = io.BytesIO(), io.BytesIO()
         im.save(png, "PNG", optimize=True)
+        im.save(data, "L3C", device=device, model=model)
+        with _decoding_on(device, None), Image.open(data, formats=["L3C"]) as back:
+            back.load()
+            exact = back.tobytes() == im.tobytes() and back.getpalette() == im.getpalette()
         mode, width, height = im.mode, im.width, im.height
-    data = _codec.encode(pixels, mode, device=device, model=model)
-    decoded = _codec.decode(data, device)[1]
-    if decoded.tobytes() != pixels.tobytes():
+    if not exact:
         msg = "round trip is not exact"
         raise pillow_l3c.L3cError(msg)
     subpixels = width * height * _format.MODES[mode][1]
-    l3c, png_bpsp = len(data) * 8 / subpixels, len(png.getvalue()) * 8 / subpixels
+    size = len(data.getvalue())
+    l3c, png_bpsp = size * 8 / subpixels, len(png.getvalue()) * 8 / subpixels
     return (
         f"{path}: {width}x{height} {mode}  L3C {l3c:.3f} bpsp  PNG {png_bpsp:.3f} bpsp  "
         f"({100 * (l3c / png_bpsp - 1):+.1f}%)  round trip exact"

@@ -130,14 +130,14 @@ def code_file(
             result.status = "skipped"
             result.bytes = dst_fs.size(dst)
             coded_fs, coded = (dst_fs, dst) if direction == ENCODE else (src_fs, src)
-            head = coded_fs.cat_file(coded, 0, _format.HEADER_BYTES)
+            head = coded_fs.cat_file(coded, 0, _format.MAX_HEADER_BYTES)
         else:
             data = src_fs.cat_file(src)
             code = _encode if direction == ENCODE else _decode
             out = code(data, model, device, threads)
             _write_complete(dst_fs, dst, out)
             result.bytes = len(out)
-            head = (out if direction == ENCODE else data)[: _format.HEADER_BYTES]
+            head = (out if direction == ENCODE else data)[: _format.MAX_HEADER_BYTES]
         header = _format.parse_header(head)
         result.pixels = header.width * header.height
         if direction == ENCODE:
@@ -193,12 +193,11 @@ def _decode(data: bytes, model: str | None, device: str | None, threads: int) ->
     """
     from PIL import Image
 
-    from pillow_l3c import _codec
+    from pillow_l3c import L3cImagePlugin, _codec
 
     with Image.open(io.BytesIO(data), formats=["L3C"]) as im:
-        header, pixels = _codec.decode(data, device, threads)
-        decoded = Image.frombytes(header.mode, (header.width, header.height), pixels.tobytes())
-        decoded.info = dict(im.info)
+        pixels = _codec.decode(data, device, threads)[1]
+        decoded = L3cImagePlugin.image_like(im, pixels)
     out = io.BytesIO()
     _metadata.save_exact(decoded, out, "PNG")  # PNG holds every kind of metadata L3C does
     return out.getvalue()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -166,17 +167,27 @@ def to_l3c(
     mode = mode or MODES_BY_BANDS[arr.shape[2]]
     height, width = arr.shape[:2]
     sections = Metadata.from_info({}, metadata).to_sections()
-    loaded, header, head = _codec.file_head(width, height, mode, device, sections, tile_size, model)
-    t = header.tile_size
+    options = _codec.EncodeOptions(model=model, tile_size=tile_size, device=device)
+    t = _codec.default_tile(mode, options)
+    options = replace(options, tile_size=t)
     blocks = arr.rechunk((t, t, -1)).to_delayed()
+    # Every tile's coder is chosen first (a cheap test per tile), since the header lists
+    # the coders the tiles use: the source is computed twice, its pixels never held.
+    choose = dask.delayed(_codec.choose, pure=True)
+    choices = dask.compute(*[choose(b, mode, options) for b in blocks[:, :, 0].ravel()])
+    _, header, head = _codec.file_head(width, height, mode, sections, options, list(choices))
     encode = dask.delayed(_codec.encode_tile_section, pure=True)
     fs, path = require("fsspec.core").url_to_fs(urlpath, **(storage_options or {}))
     tmp = f"{path}.partial"
     try:
         with fsspec.open(fs.unstrip_protocol(tmp), "wb", **(storage_options or {})) as f:
             f.write(head)
-            for row in blocks[:, :, 0]:
-                tasks = [encode(block, mode, loaded.model_id, device) for block in row]
+            columns = header.columns
+            for r, row in enumerate(blocks[:, :, 0]):
+                tasks = [
+                    encode(block, mode, header.methods, choices[r * columns + c], options)
+                    for c, block in enumerate(row)
+                ]
                 f.write(b"".join(dask.compute(*tasks)))
         fs.mv(tmp, path)
     finally:

@@ -141,11 +141,8 @@ class L3cPlugin(PluginV3):
         data = _codec.encode(
             image,
             mode,
-            device=device,
-            metadata=sections,
-            tile_size=tile_size,
-            workers=workers,
-            model=model,
+            sections,
+            _codec.EncodeOptions(model=model, tile_size=tile_size, device=device, workers=workers),
         )
         self.request.get_file().write(data)
         if self.request._uri_type == URI_BYTES:

@@ -12,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 
 from pillow_l3c import _coder, _constants, _format
+from pillow_l3c.tile_coders.base import LEARNED, Method
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -51,7 +52,7 @@ def test_header_fields_follow_the_documented_layout() -> None:
     rows = re.findall(r"^\| (\d+) \| (\d+) \|", layout, re.MULTILINE)
     fields = list(_format.HEADER_FIELDS.values())
     assert [(int(o), int(s)) for o, s in rows] == [(f.start, f.stop - f.start) for f in fields]
-    assert fields[-1].stop == _format.HEADER_BYTES
+    assert fields[-1].stop == _format.FIXED_HEADER_BYTES
 
 
 def _integer_slices(path: Path) -> list[str]:
@@ -72,11 +73,12 @@ def test_fuzzer_and_format_tests_take_offsets_from_format() -> None:
 
 def test_fuzzer_reseal_makes_a_damaged_header_parse() -> None:
     fuzz = _load(ROOT / "fuzz" / "fuzz_l3c.py")
-    raw = bytearray(_format.Header(5, 7, "RGB", bytes(16), 512, 0).pack())
+    header = _format.Header(5, 7, "RGB", 512, 0, (Method(LEARNED, bytes(16)),))
+    raw = bytearray(header.pack())
     raw[_format.HEADER_FIELDS["width"]] = (9).to_bytes(4, "big")
     raw += _format.pack_section(_format.TILE_TAG, b"abc")
     raw[-5] ^= 1  # the payload's last byte
     sealed = fuzz.reseal(bytes(raw))
     assert _format.parse_header(sealed).width == 9
-    tile = _format.read_tile(io.BytesIO(sealed[_format.HEADER_BYTES :]))
+    tile = _format.read_tile(io.BytesIO(sealed[header.byte_size :]))
     assert tile == b"ab" + bytes([ord("c") ^ 1])

@@ -18,6 +18,7 @@ from pillow_l3c.errors import L3cError
 from pillow_l3c.network import exact
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.export import export
+from pillow_l3c.tile_coders.l3c import pad_image
 
 from .conftest import IMAGES
 
@@ -26,7 +27,7 @@ L3C_MODEL = "l3c-small"
 
 
 def _symbols(image: np.ndarray) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    x = torch.from_numpy(_codec.pad_image(image)).permute(2, 0, 1)[None].contiguous()
+    x = torch.from_numpy(pad_image(image)).permute(2, 0, 1)[None].contiguous()
     with torch.inference_mode():
         return x, _model.load(name=L3C_MODEL).module.extract(x)
 
@@ -146,40 +147,75 @@ def test_training_sees_the_integer_arithmetic() -> None:
     assert (params_q * exact.PARAM_UNIT - params_i).abs().max() <= 4
 
 
-def _golden_cases() -> list[str]:
-    return sorted(p.stem for p in GOLDEN.glob("*.l3c"))
+def _golden_cases(folder: Path = GOLDEN) -> list[str]:
+    return sorted(p.stem for p in folder.glob("*.l3c"))
 
 
 GOLDEN_SETS = {"": "l3c-small", "poly_": "poly-small", "polyfast_": "poly-fast"}
+GOLDEN_V3 = GOLDEN / "v3"  # format 3; GOLDEN itself holds format 2's, written by 0.3
 
 
 def test_golden_files_exist() -> None:
     cases = ["citrus_rgba", "ladybird_grey", "storm_rgb_tiles"]
-    assert _golden_cases() == sorted(p + name for p in GOLDEN_SETS for name in cases)
-    assert sorted(GOLDEN_SETS.values()) == sorted(pillow_l3c.models())  # one set per model
-    for prefix, model in GOLDEN_SETS.items():
-        for name in cases:
-            with Image.open(GOLDEN / f"{prefix}{name}.l3c") as im:
-                assert im.info["model_id"] == pillow_l3c.models()[model]
+    for folder, version in ((GOLDEN, 2), (GOLDEN_V3, 3)):
+        assert _golden_cases(folder) == sorted(p + name for p in GOLDEN_SETS for name in cases)
+        assert sorted(GOLDEN_SETS.values()) == sorted(pillow_l3c.models())  # one set per model
+        for prefix, model in GOLDEN_SETS.items():
+            for name in cases:
+                with Image.open(folder / f"{prefix}{name}.l3c") as im:
+                    assert im.info["l3c_version"] == version
+                    ids = _model.known_ids(_model.find(model).path)
+                    assert bytes.fromhex(im.info["model_id"]) in ids
+    assert {f.name for f in GOLDEN_V3.glob("*.png")} == {f.name for f in GOLDEN.glob("*.png")}
 
 
 @pytest.mark.parametrize("name", _golden_cases())
-def test_golden_files_decode_bit_exactly(name: str) -> None:
-    """Committed files must keep decoding: a change that breaks them needs a new
-    format version (docs/FORMAT.md)."""
+def test_format2_golden_files_decode_bit_exactly(name: str) -> None:
+    """Files of format 2 (pillow-l3c 0.3) keep decoding, by the model that wrote them."""
     with Image.open(GOLDEN / f"{name}.png") as src:
         expected = np.asarray(src)
         mode = src.mode
     with Image.open(GOLDEN / f"{name}.l3c") as im:
+        assert (im.mode, im.info["l3c_version"]) == (mode, 2)
+        np.testing.assert_array_equal(np.asarray(im), expected)
+
+
+@pytest.mark.parametrize("name", _golden_cases(GOLDEN_V3))
+def test_format3_golden_files_decode_bit_exactly(name: str) -> None:
+    """Committed files must keep decoding: a change that breaks them needs a new
+    format version (docs/FORMAT.md); and today's encoder still writes their bytes."""
+    with Image.open(GOLDEN_V3 / f"{name}.png") as src:
+        expected = np.asarray(src)
+        mode = src.mode
+    with Image.open(GOLDEN_V3 / f"{name}.l3c") as im:
         assert im.mode == mode
         np.testing.assert_array_equal(np.asarray(im), expected)
-    # ... and today's encoder still writes the same bytes
-    with Image.open(GOLDEN / f"{name}.l3c") as im:
+    with Image.open(GOLDEN_V3 / f"{name}.l3c") as im:
         tile = im.info["l3c_tile_size"]
         model = _model.find_by_id(bytes.fromhex(im.info["model_id"])).name
     out = io.BytesIO()
     Image.fromarray(expected, mode).save(out, format="L3C", tile_size=tile, model=model)
-    assert out.getvalue() == (GOLDEN / f"{name}.l3c").read_bytes()
+    assert out.getvalue() == (GOLDEN_V3 / f"{name}.l3c").read_bytes()
+
+
+@pytest.mark.parametrize("name", _golden_cases())
+def test_format3_holds_the_streams_of_format2(name: str) -> None:
+    """Format 3 changed the container, not the coders: each tile's streams are the
+    very bytes format 2 held."""
+    from pillow_l3c import _format
+
+    files = [(GOLDEN / f"{name}.l3c").read_bytes(), (GOLDEN_V3 / f"{name}.l3c").read_bytes()]
+    streams = []
+    for data in files:
+        fp = io.BytesIO(data)
+        header, _ = _codec.read_header(fp)
+        coders = _codec.TileCoders(header, None)
+        tiles = []
+        for tile in header.tiles():
+            count = coders.get(0).stream_count(header.mode, tile.height, tile.width)
+            tiles.append(_format.unpack_tile(_format.read_tile(fp), header.version, count).streams)
+        streams.append(tiles)
+    assert streams[0] == streams[1]
 
 
 @pytest.mark.gpu
@@ -193,10 +229,10 @@ def test_gpu_and_cpu_compute_the_same_integers(storm: np.ndarray, model: str) ->
     np.testing.assert_array_equal(pillow_l3c.decode(cpu, device="cuda"), storm)
 
 
-def make_golden_files(model: str, prefix: str = "") -> None:
-    """Writes tests/golden for one model (once per model and format version:
+def make_golden_files(model: str, prefix: str = "", folder: Path = GOLDEN_V3) -> None:
+    """Writes the golden files of one model (once per model and format version:
     python -m tests.test_exact MODEL PREFIX; the polyphase files have prefix poly_)."""
-    GOLDEN.mkdir(exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     with Image.open(IMAGES / "storm_256x192.png") as im:
         storm = im.convert("RGB")
     with Image.open(IMAGES / "ladybird_64x48.png") as im:
@@ -211,8 +247,8 @@ def make_golden_files(model: str, prefix: str = "") -> None:
         ("citrus_rgba", rgba, 512),
     ]:
         bare = Image.fromarray(np.asarray(image), image.mode)  # pixels only, no metadata
-        bare.save(GOLDEN / f"{prefix}{name}.png")
-        bare.save(GOLDEN / f"{prefix}{name}.l3c", tile_size=tile, model=model)
+        bare.save(folder / f"{prefix}{name}.png")
+        bare.save(folder / f"{prefix}{name}.l3c", tile_size=tile, model=model)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ import pillow_l3c
 from pillow_l3c import _codec, _format, _model
 from pillow_l3c._format import HEADER_FIELDS
 from pillow_l3c.errors import CorruptStreamError, ModelMismatchError
+from pillow_l3c.tile_coders import learned
+from pillow_l3c.tile_coders.base import LEARNED, Method
 
 from .conftest import IMAGES
 
@@ -54,8 +56,9 @@ def test_save_to_file_object_and_encoder_options(small_photo: np.ndarray) -> Non
 def test_open_reads_only_the_header(small_l3c: bytes) -> None:
     fp = io.BytesIO(small_l3c)
     with Image.open(fp) as im:
-        assert fp.tell() <= 64 + _format.HEADER_BYTES  # Pillow's prefix read, no sections
-        assert im.info["model_id"] == small_l3c[HEADER_FIELDS["model_id"]].hex()
+        assert fp.tell() <= 64 + _format.header_size(small_l3c)  # Pillow's prefix, no sections
+        table = _format.FIXED_HEADER_BYTES + 1  # the method table's first id
+        assert im.info["model_id"] == small_l3c[table : table + _format.MODEL_ID_BYTES].hex()
 
 
 def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -> None:
@@ -71,7 +74,7 @@ def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -
     assert out.strip() == "(64, 48) False"
 
 
-@pytest.mark.parametrize("mode", ["P", "PA", "1", "I", "I;16", "F", "CMYK", "YCbCr", "LAB", "HSV"])
+@pytest.mark.parametrize("mode", ["PA", "I", "I;16", "F", "CMYK", "YCbCr", "LAB", "HSV"])
 def test_other_modes_are_refused_before_writing(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "x.l3c"
     with pytest.raises(OSError, match=f"cannot write mode {mode} as L3C"):
@@ -110,7 +113,7 @@ def test_parser_fed_in_chunks(storm: np.ndarray, storm_l3c: bytes, chunk: int) -
 
 
 def test_parser_fed_a_truncated_file(small_l3c: bytes) -> None:
-    length = len(small_l3c) - _format.HEADER_BYTES - 12  # the one tile's payload
+    length = len(small_l3c) - _format.header_size(small_l3c) - 12  # the one tile's payload
     with pytest.raises(OSError, match="image file is truncated") as raised:
         _parse(small_l3c[:-100])  # its CRC and the last 96 bytes of its payload cut
     assert type(raised.value) is OSError
@@ -156,7 +159,7 @@ def test_not_l3c_is_an_l3c_error_outside_pillow(data: bytes) -> None:
         Image.open(io.BytesIO(data))
 
 
-@pytest.mark.parametrize("keep", [46, 47, 60, 200, -20, -1])
+@pytest.mark.parametrize("keep", [47, 48, 60, 200, -20, -1])  # the header is 47 bytes
 def test_truncated(small_l3c: bytes, keep: int) -> None:
     with (
         Image.open(io.BytesIO(small_l3c[:keep])) as im,
@@ -175,7 +178,8 @@ def test_truncated_with_load_truncated_images(
 
 
 def test_damaged_payload_raises_never_wrong_pixels(small_l3c: bytes) -> None:
-    for offset in range(_format.HEADER_BYTES, len(small_l3c), max(1, len(small_l3c) // 40)):
+    start = _format.header_size(small_l3c)
+    for offset in range(start, len(small_l3c), max(1, len(small_l3c) // 40)):
         damaged = bytearray(small_l3c)
         damaged[offset] ^= 0x04
         with Image.open(io.BytesIO(bytes(damaged))) as im, pytest.raises(CorruptStreamError):
@@ -186,8 +190,8 @@ def test_pixel_checksum_guards_the_decoded_image(small_l3c: bytes) -> None:
     import zlib
 
     damaged = bytearray(small_l3c)
-    start = _format.HEADER_BYTES + 8  # the one tile's payload, which starts with its pixel CRC
-    damaged[start] ^= 1
+    start = _format.header_size(small_l3c) + 8  # the one tile's payload
+    damaged[start + _format.TILE_HEAD_BYTES] ^= 1  # its first pixel CRC
     damaged[-4:] = zlib.crc32(bytes(damaged[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
     with pytest.raises(CorruptStreamError, match="pixel checksum mismatch in tile 0"):
         pillow_l3c.decode(bytes(damaged))
@@ -195,7 +199,7 @@ def test_pixel_checksum_guards_the_decoded_image(small_l3c: bytes) -> None:
 
 def _tile_offsets(data: bytes) -> list[int]:
     """Where each tile section of a file without metadata starts."""
-    pos, offsets = _format.HEADER_BYTES, []
+    pos, offsets = _format.header_size(data), []
     while pos < len(data):
         offsets.append(pos)
         pos += 12 + int.from_bytes(data[pos + 4 : pos + 8], "big")
@@ -255,7 +259,7 @@ def test_verify_finds_a_damaged_metadata_section(small_photo: np.ndarray) -> Non
     buf = io.BytesIO()
     Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 500)
     data = buf.getvalue()
-    at = _format.HEADER_BYTES + _format.SECTION_HEAD_BYTES + 10  # in the ICC profile
+    at = _format.header_size(data) + _format.SECTION_HEAD_BYTES + 10  # in the ICC profile
     damaged = bytearray(data)
     damaged[at] ^= 0x01
     with pytest.raises(UnidentifiedImageError):  # open reads and checks the metadata
@@ -367,8 +371,9 @@ def test_other_model_is_named(
     monkeypatch.setenv("PILLOW_L3C_WEIGHTS", str(other))
     with pytest.raises(ModelMismatchError) as err:
         pillow_l3c.decode(small_l3c)
-    assert small_l3c[HEADER_FIELDS["model_id"]].hex() in str(err.value)
-    assert other_id.hex() in str(err.value)
+    assert _format.parse_header(small_l3c).model_id.hex() in str(err.value)
+    assert other_id != _model.model_id(other)  # a file id names the file; files name its integers
+    assert _model.model_id(other).hex() in str(err.value)
     # and a file written by that model round-trips with it
     pixels = np.zeros((9, 10, 3), np.uint8)
     np.testing.assert_array_equal(pillow_l3c.decode(pillow_l3c.encode(pixels)), pixels)
@@ -426,10 +431,10 @@ def test_grey_costs_one_plane(photo: np.ndarray, model: str) -> None:
     # One coded plane: the tile holds the streams of one plane, not three.
     fp = io.BytesIO(as_l)
     _format.read_header(fp)
-    count = _format._TILE_HEAD.unpack_from(_format.read_tile(fp))[1]
-    loaded = _model.load(name=model)
-    assert count == _codec.tile_streams(loaded, "L", *grey.shape)
-    assert count < _codec.tile_streams(loaded, "RGB", *grey.shape)
+    count = len(_format.unpack_tile(_format.read_tile(fp)).streams)
+    coder = learned(_model.load(name=model))
+    assert count == coder.stream_count("L", *grey.shape)
+    assert count < coder.stream_count("RGB", *grey.shape)
     # L3C's three planes cost three times; the polyphase model codes R and B of a grey
     # pixel from its G almost for free, but still not for nothing.
     assert len(as_rgb) > (1.5 if model == "l3c-small" else 1.03) * len(as_l)
@@ -464,7 +469,7 @@ def test_metadata_is_read_without_the_image_data(small_photo: np.ndarray) -> Non
     buf = io.BytesIO()
     Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 5000)
     data = buf.getvalue()
-    with Image.open(io.BytesIO(data[: _format.HEADER_BYTES + 12 + 5000])) as im:
+    with Image.open(io.BytesIO(data[: _format.header_size(data) + 12 + 5000])) as im:
         assert im.info["icc_profile"] == b"p" * 5000  # the coded sections are not there
 
 
@@ -475,7 +480,8 @@ def _with_size(data: bytes, width: int, height: int) -> bytes:
     raw = bytearray(data)
     raw[HEADER_FIELDS["width"]] = width.to_bytes(4, "big")
     raw[HEADER_FIELDS["height"]] = height.to_bytes(4, "big")
-    crc = HEADER_FIELDS["crc"]
+    size = _format.header_size(data)
+    crc = slice(size - _format.CRC_BYTES, size)
     raw[crc] = zlib.crc32(bytes(raw[: crc.start])).to_bytes(_format.CRC_BYTES, "big")
     return bytes(raw)
 
@@ -599,7 +605,7 @@ def tile_limit() -> Iterator[None]:
 
 def _header_only(width: int, height: int, tile: int) -> bytes:
     model_id = _model.model_id(_model.find().path)
-    return _format.Header(width, height, "RGB", model_id, tile, 0).pack()
+    return _format.Header(width, height, "RGB", tile, 0, (Method(LEARNED, model_id),)).pack()
 
 
 def test_a_file_of_huge_tiles_is_refused_before_decoding(tile_limit: None) -> None:
@@ -620,8 +626,9 @@ def test_a_file_of_huge_tiles_is_refused_before_decoding(tile_limit: None) -> No
         pillow_l3c.decode(data)
     # lifted for a trusted file, the next check speaks: the tiles are missing
     pillow_l3c.configure(max_tile_pixels=None)
+    header = _format.parse_header(data)
     with pytest.raises(_format.TruncatedFileError, match="tiles need at least"):
-        _codec.decode_tiles(_format.parse_header(data), io.BytesIO(data[_format.HEADER_BYTES :]))
+        _codec.decode_tiles(header, io.BytesIO(data[header.byte_size :]))
 
 
 def test_large_tile_size_over_a_small_image_is_one_small_tile(

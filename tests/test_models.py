@@ -17,11 +17,13 @@ import torch
 from PIL import Image
 
 import pillow_l3c
-from pillow_l3c import _codec, _format, _model, _polyphase
+from pillow_l3c import _codec, _format, _model
 from pillow_l3c.cli import main as cli
 from pillow_l3c.errors import ModelMismatchError
 from pillow_l3c.network.export import export, load_checkpoint
 from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
+from pillow_l3c.tile_coders import polyphase as _polyphase
+from pillow_l3c.tile_coders.base import LEARNED, EncodeOptions, Method
 from pillow_l3c.train import main as train
 
 from .conftest import IMAGES, load_photo
@@ -30,7 +32,7 @@ MODELS = ["l3c-small", "poly-fast", "poly-small"]
 
 
 def _header(data: bytes) -> _format.Header:
-    return _format.parse_header(data[: _format.HEADER_BYTES])
+    return _format.parse_header(data)
 
 
 def test_models_are_listed_with_their_ids_the_default_first() -> None:
@@ -38,8 +40,11 @@ def test_models_are_listed_with_their_ids_the_default_first() -> None:
     assert sorted(listed) == MODELS
     assert next(iter(listed)) == _model.DEFAULT_MODEL == "poly-small"
     for f in _model.model_files():
-        # a bundled file carries its id in its name: NAME.ID.pt
-        assert f.path.name == f"{f.name}.{listed[f.name][:8]}.pt"
+        # a bundled file carries its file's id in its name, NAME.ID.pt; files name a
+        # model by the id of its integers, recorded beside it
+        assert f.path.name == f"{f.name}.{_model.file_id(f.path).hex()[:8]}.pt"
+        assert listed[f.name] == _model.model_id(f.path).hex()
+        assert bytes.fromhex(listed[f.name]) in _model.known_ids(f.path)
 
 
 @pytest.mark.parametrize("name", MODELS)
@@ -70,8 +75,9 @@ def test_an_unknown_model_name_is_refused_before_writing(small_photo: np.ndarray
 
 def test_a_file_of_a_model_nobody_has_names_its_id(small_l3c: bytes) -> None:
     header = _header(small_l3c)
-    header.model_id = bytes.fromhex("00112233445566778899aabbccddeeff")
-    data = header.pack() + small_l3c[_format.HEADER_BYTES :]
+    size = header.byte_size
+    header.methods = (Method(LEARNED, bytes.fromhex("00112233445566778899aabbccddeeff")),)
+    data = header.pack() + small_l3c[size:]
     with pytest.raises(ModelMismatchError) as err:
         pillow_l3c.decode(data)
     message = str(err.value)
@@ -205,12 +211,11 @@ def test_polyphase_file_costs_what_the_float_model_predicts(tmp_path: Path) -> N
     export(model, path)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(_model.WEIGHTS_ENV, str(path))
-        adapted = _codec.encode(photo, tile_size=256)
-        mp.setattr(_polyphase, "ADAPT", False)
-        data = _codec.encode(photo, tile_size=256)
+        adapted = _codec.encode(photo, options=EncodeOptions(tile_size=256))
+        data = _codec.encode(photo, options=EncodeOptions(tile_size=256, adapt_scales=False))
         np.testing.assert_array_equal(_codec.decode(data)[1], photo)
         np.testing.assert_array_equal(_codec.decode(adapted)[1], photo)
-    coded = len(data) - _format.HEADER_BYTES
+    coded = len(data) - _format.header_size(data)
     assert predicted * 0.99 < coded < predicted * 1.02
     # The encoder's scale offsets: never longer (offset 0 is among those tried), and
     # for this barely trained model much shorter.

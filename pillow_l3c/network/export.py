@@ -8,19 +8,24 @@ the exact range (the codec's loader checks the same again). ``--float`` exports 
 floating-point model, whose files decode only where they were written.
 
 The codec never imports this package's training code: the exported file alone
-defines the model, and its SHA-256 (first 16 bytes) is the model id in every file.
+defines the model. Its id in format-3 files is the hash of its integers
+(``pillow_l3c._model.integer_id``); the SHA-256 of the file (first 16 bytes, format
+2's id) names a bundled file. ``--name`` records both in ``ids.json`` beside it, and
+keeps the file ids of earlier exports of the same integers, whose format-2 files
+still decode with the new export.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from pillow_l3c._format import model_file_id
+from pillow_l3c._model import integer_id, model_file_id
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.exact import ExactL3C, verify
 from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
@@ -78,7 +83,26 @@ def main(argv: list[str] | None = None) -> None:
         # Bundled models carry their id in their name: NAME.ID.pt (pillow_l3c/_model.py).
         out = args.out.with_name(f"{args.name}.{model_id.hex()[:8]}.pt")
         args.out.replace(out)
-    print(f"wrote {out} (model id {model_id.hex()})")
+        record_ids(out.parent / "ids.json", args.name, out)
+    print(f"wrote {out} (file id {model_id.hex()})")
+
+
+def record_ids(ids_file: Path, name: str, model_file: Path) -> None:
+    """Record ``name``'s integer id and file id in ``ids_file`` (``weights/ids.json``).
+
+    A re-export of the same integers keeps its predecessor's file id among
+    ``format2_ids``: format-2 files name their model by file id.
+    """
+    data = json.loads(ids_file.read_text()) if ids_file.exists() else {"models": {}}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        new_id = integer_id(torch.jit.load(str(model_file), map_location="cpu")).hex()
+    entry = {"integer_id": new_id, "file_id": model_file_id(model_file).hex(), "format2_ids": []}
+    old = data["models"].get(name)
+    if old is not None and old["integer_id"] == new_id and old["file_id"] != entry["file_id"]:
+        entry["format2_ids"] = sorted({*old["format2_ids"], old["file_id"]})
+    data["models"][name] = entry
+    ids_file.write_text(json.dumps(data, indent=2) + "\n")
 
 
 if __name__ == "__main__":

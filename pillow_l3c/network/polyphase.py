@@ -37,9 +37,9 @@ from torch import Tensor, nn
 from pillow_l3c._constants import ACT_BITS, PARAM_BITS
 from pillow_l3c._constants import ACT_LIMIT as ACT_LIMIT
 from pillow_l3c._constants import PARAM_LIMIT as PARAM_LIMIT
-from pillow_l3c._polyphase import MIN_SIDE as MIN_SIDE  # the codec's, one definition
-from pillow_l3c._polyphase import scale_count
 from pillow_l3c.network.architecture import mixture_nll_bits
+from pillow_l3c.tile_coders.polyphase import MIN_SIDE as MIN_SIDE  # the codec's, one definition
+from pillow_l3c.tile_coders.polyphase import scale_count
 
 ORDER = (1, 0, 2)  # G first, then R given G, then B given G and R
 ACT_UNIT = 1 << ACT_BITS  # activations are multiples of 2^-9, clamped to +-ACT_LIMIT units

@@ -5,7 +5,7 @@ scale per output channel, activations in units of 2^-9 clamped to +-2047, every
 partial sum below 2^24, checked by ``verify`` at export and at load). The inputs are
 integer pixel values, so no floating-point value decides a CDF anywhere.
 
-The codec drives it stage by stage (``pillow_l3c/_polyphase.py``):
+The codec drives it stage by stage (``pillow_l3c/tile_coders/polyphase.py``):
 ``features(stage, a, b, c, h, w)`` runs a stage's trunk for an h x w target grid, and
 ``mixture(stage, k, feat, s4, target)`` gives the coder's integers for the k-th coded
 channel (ORDER[k]), reading the channels of ``target`` decoded before it.
@@ -187,6 +187,6 @@ class ExactPolyphase(nn.Module):
     @torch.jit.export
     def inv_scales(self, log_scales: Tensor, offset: int) -> Tensor:
         """The coder's inverse scales (1/4096 per bin) of log-scales moved by ``offset``
-        units of 2^-8: the encoder's per-stream adaptation (pillow_l3c/_polyphase.py)."""
+        units of 2^-8: the encoder's per-stream adaptation (pillow_l3c/tile_coders/polyphase.py)."""
         ls = (log_scales + offset).clamp(self.ls_min, self.ls_max) - self.ls_min
         return self.inv_scale_table[ls].to(torch.int32)

@@ -1,4 +1,5 @@
-"""One tile through a polyphase model (pillow_l3c/network/polyphase.py).
+"""The polyphase tile coder: one tile through a pixel-context model
+(pillow_l3c/network/polyphase.py).
 
 Order of coding, per layer (the decoder's order; each stream is one coder call):
 the coarsest scale's coded planes as plain bytes (one stream), then for each finer
@@ -17,6 +18,7 @@ than its symbols as bytes (noise) is stored as bytes instead (first byte 0x7F).
 
 from __future__ import annotations
 
+import zlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,6 +32,8 @@ from pillow_l3c._constants import (
     STORED_STREAM,
 )
 from pillow_l3c.errors import CorruptStreamError
+from pillow_l3c.tile_coders.base import LEARNED, EncodeOptions, Method
+from pillow_l3c.tile_coders.layers import LAYERS
 
 if TYPE_CHECKING:
     import torch
@@ -40,7 +44,49 @@ if TYPE_CHECKING:
 
 MIN_SIDE = POLYPHASE_MIN_SIDE  # the model stores it too: _model checks they agree
 FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
-ADAPT = True  # False: every offset 0 (benchmarks/polyphase_ablation.py measures the gain)
+
+
+class PolyphaseCoder:
+    """A tile through a polyphase model, layer by layer (``layers.LAYERS``).
+
+    Its checksums are one CRC-32 per scale of the tile's pyramid, coarsest first (the
+    pixels [::2^k, ::2^k] for k = S .. 0), so that a decode of the coarse scales alone
+    is verified too; the last covers every pixel.
+    """
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+
+    @property
+    def method(self) -> Method:
+        return Method(LEARNED, self.model.model_id)
+
+    def stream_count(self, mode: str, height: int, width: int) -> int:
+        return sum(stream_count(len(layer.coded), height, width) for layer in LAYERS[mode])
+
+    def encode_tile(self, pixels: np.ndarray, mode: str, options: EncodeOptions) -> list[bytes]:
+        streams: list[bytes] = []
+        for layer in LAYERS[mode]:
+            view = pixels[:, :, list(layer.view)]
+            streams += encode_layer(self.model, view, len(layer.coded), options.adapt_scales)
+        return streams
+
+    def decode_tile(self, streams: list[bytes], mode: str, height: int, width: int) -> np.ndarray:
+        from pillow_l3c import _format
+
+        pixels = np.empty((height, width, _format.MODES[mode][1]), dtype=np.uint8)
+        for layer in LAYERS[mode]:
+            count = stream_count(len(layer.coded), height, width)
+            view = decode_layer(self.model, streams[:count], height, width, len(layer.coded))
+            for k in range(len(layer.coded)):
+                channel = self.model.order[k]
+                pixels[:, :, layer.view[channel]] = view[:, :, channel]
+            streams = streams[count:]
+        return pixels
+
+    def checksums(self, pixels: np.ndarray) -> list[int]:
+        steps = [1 << k for k in range(scale_count(*pixels.shape[:2]), -1, -1)]
+        return [zlib.crc32(np.ascontiguousarray(pixels[::s, ::s]).tobytes()) for s in steps]
 
 
 def scale_count(height: int, width: int) -> int:
@@ -81,7 +127,9 @@ def _joined(mixtures: list[Mixture]) -> tuple[np.ndarray, np.ndarray, torch.Tens
     return weights, means, torch.cat([m[2] for m in mixtures], dim=1)
 
 
-def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) -> bytes:
+def _adapted_stream(
+    net: object, target: np.ndarray, mixtures: list[Mixture], adapt: bool = True
+) -> bytes:
     """The offset byte and the coded symbols, with the offset that codes them shortest
     (ties: the smallest offset, so that the choice is deterministic)."""
 
@@ -97,10 +145,10 @@ def _adapted_stream(net: object, target: np.ndarray, mixtures: list[Mixture]) ->
                 target, weights, means, inv, SAMPLE_LEVELS, PRECISION
             )
 
-    for offset in FIRST_TRY if ADAPT else (0,):
+    for offset in FIRST_TRY if adapt else (0,):
         attempt(offset)
     centre = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
-    for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if ADAPT else ():
+    for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if adapt else ():
         attempt(offset)
     best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
     if len(tried[best]) > len(target):  # noise: never more than 8 bits a symbol
@@ -130,9 +178,12 @@ def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.nda
     return _coder.decode_mixture(data[1:], weights, means, inv, SAMPLE_LEVELS, PRECISION)
 
 
-def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[bytes]:
+def encode_layer(
+    model: LoadedModel, view: np.ndarray, planes: int, adapt: bool = True
+) -> list[bytes]:
     """The streams of one layer: ``view`` (h, w, 3) uint8 as the network sees it, of
-    which the first ``planes`` channels in the model's order are coded."""
+    which the first ``planes`` channels in the model's order are coded; ``adapt``
+    fits each stream's scale offset (off: every offset 0, for the ablation)."""
     import torch
 
     from pillow_l3c import _coder
@@ -151,7 +202,7 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
         feat, s4 = net.features(0, a, a, a, b.shape[2], b.shape[3])
         for k in range(planes):
             mix = net.mixture(0, k, feat, s4, b)
-            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix]))
+            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix], adapt))
         c, d = xs[..., 0::2, 1::2], xs[..., 1::2, 0::2]
         feat_c, s4_c = net.features(1, a, b, b, c.shape[2], c.shape[3])
         dt = d.transpose(2, 3)
@@ -160,7 +211,7 @@ def encode_layer(model: LoadedModel, view: np.ndarray, planes: int) -> list[byte
         for k in range(planes):
             mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
             target = np.concatenate([_flat(c[0, order[k]]), _flat(dt[0, order[k]])])
-            streams.append(_adapted_stream(net, target, mixes))
+            streams.append(_adapted_stream(net, target, mixes, adapt))
     return streams
 
 
