@@ -285,31 +285,37 @@ def tile_features(pixels: np.ndarray) -> dict[str, float]:
     return {"colours": colours, "flat": float(same.mean()), "pixels": h * w}
 
 
-# Thresholds of prefers_classical, set on the synthetic set (benchmarks/synthetic) and
-# checked on the val photos and the synthetic tiles (benchmarks/classical_sizes.py).
-SURE_FLAT = 0.5  # at least this fraction of pixels repeat a neighbour: classical
-SURE_COLOURS = 1024  # at most this many colours: classical
-PHOTO_FLAT = 0.15  # below this and ...
-PHOTO_COLOURS = 4096  # ... above this many colours: learned
-SMALL_TILE = 4096  # pixels: too few to judge; coding both costs little
+# Thresholds of prefers_classical, set on the synthetic set's 512 tiles (every full
+# tile there has flat >= 0.75 and under 2300 colours) and checked on the val photos
+# (full tiles: flat <= 0.64 -- smooth wallpapers downscaled -- and >= 16000 colours;
+# thin edge strips >= 0.1 colours a pixel), benchmarks/classical_sizes.py.
+SMALL_TILE = 4096  # pixels: too few to judge, and coding both costs little
+SURE_COLOURS = 256  # a palette: VP8L codes indices; no photo tile of 4096 px has so few
+SURE_FLAT = 0.8  # pixels repeating a neighbour exactly: photos reach 0.64 at most
+FLAT_FEW_COLOURS = (0.5, 1 / 64)  # flat >= 0.5 with <= 1/64 colours a pixel (gradients)
+PHOTO = (0.3, 0.05)  # flat < 0.3 with > 0.05 colours a pixel: sensor noise, learned
 
 
 def prefers_classical(pixels: np.ndarray, mode: str) -> bool | None:
     """Which coder a tile surely wants: True classical, False learned, None unsure.
 
     An encoder codes a None tile both ways and keeps the smaller, so only True and
-    False can cost bytes: True on a photo would cost bits against the learned model
-    (the thresholds leave a wide margin there: no val photo tile comes near them),
-    False on screen content costs the classical coder's gain.
+    False can cost bytes: True on a photo would cost bits against the learned model,
+    so its thresholds keep a wide margin from every val photo tile; False on screen
+    content would cost the classical coder's gain (no synthetic tile comes near it).
     """
     if mode in ("P", "1"):
         return True  # an index or 0/1 plane is no photograph; the learned model codes neither
     p = np.asarray(pixels)
-    if p.shape[0] * p.shape[1] < SMALL_TILE:
+    n = p.shape[0] * p.shape[1]
+    if n < SMALL_TILE:
         return None
     f = tile_features(p)
-    if f["flat"] >= SURE_FLAT or f["colours"] <= SURE_COLOURS:
+    ratio = f["colours"] / n
+    if f["colours"] <= SURE_COLOURS or f["flat"] >= SURE_FLAT:
         return True
-    if f["flat"] < PHOTO_FLAT and f["colours"] > PHOTO_COLOURS:
+    if f["flat"] >= FLAT_FEW_COLOURS[0] and ratio <= FLAT_FEW_COLOURS[1]:
+        return True
+    if f["flat"] < PHOTO[0] and ratio > PHOTO[1]:
         return False
     return None
