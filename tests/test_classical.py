@@ -79,7 +79,7 @@ def test_p_index_plane_of_an_icon_with_transparency() -> None:
     assert len(streams[0]) < (IMAGES / "icon_p_48x48.png").stat().st_size
 
 
-@pytest.mark.parametrize("effort", [1, 9])  # 9 also tries a 1-bit PNG
+@pytest.mark.parametrize("effort", [1, 9])
 def test_mode_1_plane(effort: int) -> None:
     img = Image.fromarray(screenshot()).convert("L").point(lambda v: 255 * (v > 90)).convert("1")
     plane = np.asarray(img).astype(np.uint8)[:, :, None]

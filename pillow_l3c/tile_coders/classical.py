@@ -3,9 +3,9 @@
 Why WebP lossless: on screenshots, plots, diagrams, pixel art and logos it is what
 wins (palettes, colour cache, LZ77 copies of repeated glyphs, exact prediction on
 flat colour), its encoder and decoder are in every Pillow wheel (Pillow carries
-libwebp), and it measured smaller than PNG/zlib on every synthetic tile but bilevel
-text (benchmarks/classical_sizes.py; the numbers are in docs/CLASSICAL.md when
-written, and in this branch's report). JPEG XL e9 is close on some kinds but is only
+libwebp), and it measured smaller than PNG/zlib on every synthetic tile, bilevel
+text too (benchmarks/classical_sizes.py; a 1-bit PNG never won a tile, so there is
+no PNG path). JPEG XL e9 is close on some kinds but is only
 in imagecodecs, an optional extra, and a file must decode wherever the package
 installs.
 
@@ -14,8 +14,7 @@ One stream per tile: a tag byte, then the payload.
 * ``TAG_VP8L`` (1): a VP8L bitstream, the WebP file without its 20 bytes of RIFF and
   chunk header (rebuilt on decode: they hold nothing but two lengths, and 20 bytes is
   a tenth of a 16 px icon's tile).
-* ``TAG_PNG`` (2): a PNG file without its 8-byte signature, for the tiles where zlib
-  measured smaller (bilevel text as a 1-bit PNG), tried only at effort >= 8.
+  Other tags are refused: they are left for coders measured better later.
 
 How each mode is held:
 
@@ -29,7 +28,7 @@ How each mode is held:
 * ``1``: the 0/1 plane (h, w, 1) uint8 with values 0 and 1 (what ``np.asarray`` of a
   mode-1 image gives, as bool, cast to uint8); values 0 and 255 are refused, so the
   container never has to guess which convention a tile used. Stored as grey 0/255
-  (VP8L packs two-colour images eight pixels a symbol) or a 1-bit PNG.
+  (VP8L packs two-colour images eight pixels a symbol).
 
 Decoding checks the rebuilt file's size and mode before decoding it (Pillow opens
 lazily), and every failure is a ``CorruptStreamError`` that says what was wrong.
@@ -49,8 +48,6 @@ from pillow_l3c.tile_coders.base import EncodeOptions, Method, pixel_checksums
 
 NAME = "webp-lossless"
 TAG_VP8L = 1
-TAG_PNG = 2
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # Bands of each mode's tile, as the container hands them over.
 BANDS = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2, "P": 1, "1": 1}
@@ -68,7 +65,6 @@ EFFORT_TO_WEBP = {
     8: (5, 90),
     9: (6, 100),
 }
-TRY_PNG_FROM_EFFORT = 8
 
 
 class ClassicalCoder:
@@ -89,12 +85,7 @@ class ClassicalCoder:
         pixels = _check_tile(pixels, mode)
         img = _to_image(pixels, mode)
         method, quality = EFFORT_TO_WEBP[min(max(int(options.effort), 1), 9)]
-        best = bytes([TAG_VP8L]) + _vp8l(img, method, quality)
-        if options.effort >= TRY_PNG_FROM_EFFORT:
-            png = bytes([TAG_PNG]) + _png(pixels, mode)
-            if len(png) < len(best):
-                best = png
-        return [best]
+        return [bytes([TAG_VP8L]) + _vp8l(img, method, quality)]
 
     def decode_tile(self, streams: list[bytes], mode: str, height: int, width: int) -> np.ndarray:
         bands = _bands(mode)
@@ -106,14 +97,10 @@ class ClassicalCoder:
             msg = f"empty {NAME} tile stream"
             raise CorruptStreamError(msg)
         tag, payload = stream[0], stream[1:]
-        if tag == TAG_VP8L:
-            data, fmt = _riff(payload), "WEBP"
-        elif tag == TAG_PNG:
-            data, fmt = PNG_SIGNATURE + payload, "PNG"
-        else:
+        if tag != TAG_VP8L:
             msg = f"unknown {NAME} tile format tag {tag}"
             raise CorruptStreamError(msg)
-        arr = _decode(data, fmt, mode, height, width)
+        arr = _decode(_riff(payload), "WEBP", mode, height, width)
         return _from_array(arr, mode, bands)
 
 
@@ -181,32 +168,12 @@ def _riff(bitstream: bytes) -> bytes:
     )
 
 
-def _png(pixels: np.ndarray, mode: str) -> bytes:
-    """A PNG file without its signature: 1-bit for mode 1, else the tile's own mode."""
-    if mode == "1":
-        img = Image.fromarray(pixels[:, :, 0].astype(bool))
-    elif mode == "P":
-        img = Image.fromarray(pixels[:, :, 0], "L")
-    else:
-        img = Image.fromarray(pixels if pixels.shape[2] > 1 else pixels[:, :, 0], mode)
-    buf = io.BytesIO()
-    img.save(buf, "PNG", optimize=True)
-    return buf.getvalue()[len(PNG_SIGNATURE) :]
-
-
-# What Image.open must report for each mode before the tile is decoded.
+# What Image.open must report for each mode before the tile is decoded (libwebp writes
+# a fully opaque RGBA tile without alpha).
 EXPECTED_MODES = {
-    "WEBP": {"RGB": ("RGB",), "L": ("RGB",), "P": ("RGB",), "1": ("RGB",)},
-    "PNG": {
-        "RGB": ("RGB",),
-        "RGBA": ("RGBA",),
-        "L": ("L",),
-        "LA": ("LA",),
-        "P": ("L",),
-        "1": ("1",),
-    },
-}
-EXPECTED_MODES["WEBP"].update({"RGBA": ("RGBA", "RGB"), "LA": ("RGBA", "RGB")})
+    "WEBP": {"RGB": ("RGB",), "L": ("RGB",), "P": ("RGB",), "1": ("RGB",),
+             "RGBA": ("RGBA", "RGB"), "LA": ("RGBA", "RGB")},
+}  # fmt: skip
 
 
 def _decode(data: bytes, fmt: str, mode: str, height: int, width: int) -> np.ndarray:
@@ -237,17 +204,13 @@ def _decode(data: bytes, fmt: str, mode: str, height: int, width: int) -> np.nda
 
 
 def _from_array(arr: np.ndarray, mode: str, bands: int) -> np.ndarray:
-    """The tile's own bands from the decoded RGB/RGBA (or PNG) array."""
-    if arr.dtype == np.bool_:  # a 1-bit PNG
-        return np.ascontiguousarray(arr.astype(np.uint8))
+    """The tile's own bands from the decoded RGB/RGBA array."""
     if mode in ("RGB", "RGBA"):
         if arr.shape[2] == bands:
             return np.ascontiguousarray(arr)
         out = np.full((*arr.shape[:2], 4), 255, np.uint8)
         out[:, :, :3] = arr
         return out
-    if arr.shape[2] == bands:  # PNG of L, LA or P
-        return np.ascontiguousarray(arr)
     g = arr[:, :, :1]
     if not (np.array_equal(arr[:, :, 1:2], g) and np.array_equal(arr[:, :, 2:3], g)):
         msg = f"{NAME} tile: a {mode} tile decodes with R, G and B not equal"
