@@ -11,6 +11,7 @@
 // A silent cast (py::array::forcecast) would turn weights of 2048.7 into 2048 or an
 // int64 mean of 2^32 + 5 into 5, and code a stream that the true values cannot
 // decode; a strided or misaligned block would be read as if it were contiguous.
+#include <pybind11/gil_safe_call_once.h>
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -251,6 +252,18 @@ py::array_t<int32_t> Decode(const py::buffer_info& data, size_t n, const Dist& d
   return out;
 }
 
+// pillow_l3c.errors.CorruptStreamError, imported once. Not a `static py::object`:
+// its destructor would run after the interpreter is finalized, and its first-use
+// initialization can deadlock against the GIL; gil_safe_call_once_and_store
+// (pybind11 >= 2.12) leaks the reference instead and orders its locks.
+py::object& CorruptStreamErrorType() {
+  PYBIND11_CONSTINIT static py::gil_safe_call_once_and_store<py::object> storage;
+  return storage
+      .call_once_and_store_result(
+          [] { return py::module_::import("pillow_l3c.errors").attr("CorruptStreamError"); })
+      .get_stored();
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_coder, m) {
@@ -262,13 +275,12 @@ PYBIND11_MODULE(_coder, m) {
   for (const auto& c : pillow_l3c::kFormatConstants) constants[c.name] = c.value;
   m.attr("CONSTANTS") = constants;
 
-  static py::object corrupt =
-      py::module_::import("pillow_l3c.errors").attr("CorruptStreamError");
+  CorruptStreamErrorType();  // imported now, so that a broken package fails at import
   py::register_exception_translator([](std::exception_ptr p) {
     try {
       if (p) std::rethrow_exception(p);
     } catch (const pillow_l3c::CorruptStreamError& e) {
-      PyErr_SetString(corrupt.ptr(), e.what());
+      PyErr_SetString(CorruptStreamErrorType().ptr(), e.what());
     }
   });
 
