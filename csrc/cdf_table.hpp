@@ -21,6 +21,31 @@ class CdfTable {
       : cdf_(cdf), rows_(rows), stride_(static_cast<size_t>(alphabet) + 1),
         alphabet_(alphabet), precision_(precision) {}
 
+  // Rejects rows that break the convention above (std::invalid_argument, naming the
+  // entry): Decode's search assumes every row starts at 0, ends at 2^P and rises
+  // strictly, so that each slot of [0, 2^P) belongs to exactly one symbol.
+  void Validate() const {
+    const int64_t top = int64_t{1} << precision_;
+    for (size_t r = 0; r < rows_; ++r) {
+      const int32_t* row = cdf_ + r * stride_;
+      if (row[0] != 0) {
+        throw std::invalid_argument(Entry(r, 0, row[0]) + "; every row must start at 0");
+      }
+      if (row[alphabet_] != top) {
+        throw std::invalid_argument(Entry(r, alphabet_, row[alphabet_]) +
+                                    "; every row must end at 2^" +
+                                    std::to_string(precision_) + " = " + std::to_string(top));
+      }
+      for (int s = 0; s < alphabet_; ++s) {
+        if (row[s + 1] <= row[s]) {
+          throw std::invalid_argument(Entry(r, s + 1, row[s + 1]) + " is not above " +
+                                      Entry(r, s, row[s]) +
+                                      ": every symbol needs a positive probability");
+        }
+      }
+    }
+  }
+
   // Checked: a symbol outside the alphabet or a row whose interval is not inside
   // [0, 2^P) with positive width raises std::invalid_argument.
   inline Interval Encode(size_t i, int32_t symbol) const {
@@ -63,6 +88,9 @@ class CdfTable {
   int precision() const { return precision_; }
 
  private:
+  static std::string Entry(size_t r, int s, int32_t value) {
+    return "cdf[" + std::to_string(r) + ", " + std::to_string(s) + "] = " + std::to_string(value);
+  }
   inline const int32_t* Row(size_t i) const {
     return cdf_ + (rows_ == 1 ? 0 : i * stride_);
   }

@@ -61,22 +61,24 @@ class MixtureCdf {
         top_(uint32_t{1} << precision) {}
 
   // Rejects parameters outside the ranges for which the integer CDF is exact and
-  // strictly increasing (std::invalid_argument).
+  // strictly increasing (std::invalid_argument, naming the entry): weights >= 0
+  // summing to 2^kWeightBits per symbol, so that the normalisation in At is a
+  // shift; |mean| <= kMaxAbsMean and 0 <= inv_scale <= kMaxInvScale, so that
+  // (edge - mean) * inv_scale stays far inside int64.
   void Validate() const {
     for (size_t i = 0; i < n_; ++i) {
       int64_t total = 0;
       for (int k = 0; k < k_; ++k) {
         const size_t j = i * static_cast<size_t>(k_) + static_cast<size_t>(k);
-        if (w_[j] < 0 || inv_[j] < 0 || inv_[j] > kMaxInvScale || mu_[j] < -kMaxAbsMean ||
-            mu_[j] > kMaxAbsMean) {
-          throw std::invalid_argument("mixture parameter out of range at index " +
-                                      std::to_string(i));
-        }
+        CheckRange("weights", i, k, w_[j], 0, int64_t{1} << kWeightBits);
+        CheckRange("means", i, k, mu_[j], -kMaxAbsMean, kMaxAbsMean);
+        CheckRange("inv_scales", i, k, inv_[j], 0, kMaxInvScale);
         total += w_[j];
       }
       if (total != (int64_t{1} << kWeightBits)) {
-        throw std::invalid_argument("mixture weights at index " + std::to_string(i) +
-                                    " must sum to " + std::to_string(1 << kWeightBits));
+        throw std::invalid_argument("weights[" + std::to_string(i) + "] sum to " +
+                                    std::to_string(total) + "; each row must sum to " +
+                                    std::to_string(1 << kWeightBits));
       }
     }
   }
@@ -122,6 +124,17 @@ class MixtureCdf {
   const int32_t* inv_scales() const { return inv_; }
 
  private:
+  // Raises unless lo <= value <= hi; `name`[i, k] names the entry.
+  static void CheckRange(const char* name, size_t i, int k, int32_t value, int64_t lo,
+                         int64_t hi) {
+    if (value < lo || value > hi) {
+      throw std::invalid_argument(std::string(name) + "[" + std::to_string(i) + ", " +
+                                  std::to_string(k) + "] = " + std::to_string(value) +
+                                  " is outside " + std::to_string(lo) + " .. " +
+                                  std::to_string(hi));
+    }
+  }
+
   const int32_t* w_;
   const int32_t* mu_;
   const int32_t* inv_;

@@ -241,15 +241,60 @@ def _single_thread_after_fork() -> None:
     torch.set_num_threads(1)
 
 
-def _verify(module: Any, path: Path) -> None:
-    """Refuse an exact model whose integer arithmetic could leave the exact range."""
-    from pillow_l3c._verify import verify
+def _verify(module: Any, path: Path, family: str) -> None:
+    """Refuse an exact model whose integer arithmetic could leave the exact range, or
+    whose code holds anything the whitelist of ``_verify.check_graph`` does not list."""
+    from pillow_l3c._verify import check_graph, verify
     from pillow_l3c.errors import L3cError
 
-    problems = verify(module)
+    problems = verify(module) + check_graph(module, family)
     if problems:
         msg = f"model {path.name} is not integer-exact: " + "; ".join(problems[:3])
         raise L3cError(msg)
+
+
+# Bundled models exported before exports carried a ``family`` attribute, by model id
+# (the file's content): only these may omit it.
+LEGACY_FAMILIES = {"c3bed5364921391a9e1c98b864f368dd": "l3c"}  # l3c-small, by its file id
+
+
+def _attribute(module: Any, path: Path, name: str, kind: type, why: str) -> Any:
+    """The model's attribute ``name``, which must exist and be a ``kind``: the loader
+    no longer guesses a default for what decides how a file is decoded."""
+    from pillow_l3c.errors import L3cError
+
+    if not hasattr(module, name):
+        msg = f"model {path.name} has no {name!r} attribute: {why}"
+        raise L3cError(msg)
+    value = getattr(module, name)
+    if not isinstance(value, kind):
+        msg = f"model {path.name}: {name!r} must be a {kind.__name__}, got {type(value).__name__}"
+        raise L3cError(msg)
+    return value
+
+
+def _family(module: Any, path: Path) -> str:
+    legacy = LEGACY_FAMILIES.get(file_id(path).hex())
+    if legacy is not None and not hasattr(module, "family"):
+        return legacy
+    why = "a model must name its family (l3c or polyphase)"
+    return str(_attribute(module, path, "family", str, why))
+
+
+def _exactness(module: Any, path: Path, family: str) -> bool:
+    """Whether the model is integer-exact (then checked: ``_verify``). A float model
+    (an L3C exported with --float, for comparisons) must say so; a polyphase model
+    must be exact, since the codec hands its outputs to the coder unquantized."""
+    from pillow_l3c.errors import L3cError
+
+    why = "a model must say whether it is integer-exact"
+    exact = bool(_attribute(module, path, "exact", bool, why))
+    if exact:
+        _verify(module, path, family)
+    elif family != "l3c":
+        msg = f"model {path.name}: a {family} model must be integer-exact"
+        raise L3cError(msg)
+    return exact
 
 
 def _check_interface(module: Any, file: ModelFile, family: str) -> None:
@@ -300,11 +345,9 @@ def load(
                 # the model); torch 2.13 marks it deprecated in favour of torch.export.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location=dev).eval()
-            exact = bool(getattr(module, "exact", False))
-            if exact:
-                _verify(module, path)
-            family = str(getattr(module, "family", "l3c"))
+            family = _family(module, path)
             _check_interface(module, file, family)
+            exact = _exactness(module, path, family)
             common = {"module": module, "name": file.name, "model_id": model_id(path)}
             if family == "polyphase":
                 _loaded[key] = LoadedModel(

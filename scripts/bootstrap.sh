@@ -11,6 +11,6 @@ fi
 # torch would pull a multi-GB CUDA build).
 .venv/bin/python -m pip install -q --disable-pip-version-check \
   "torch==2.13.0" numpy pillow imageio tqdm pytest \
-  "pybind11>=2.10" setuptools wheel imagecodecs matplotlib \
+  "pybind11>=2.12" setuptools wheel imagecodecs matplotlib \
   "dask[array]>=2024.1" "distributed>=2024.1" "fsspec>=2023.1" "pyarrow>=14"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .

@@ -10,10 +10,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 import pillow_l3c
 from pillow_l3c import _codec, _model
 from pillow_l3c._constants import MAX_INV_SCALE, WEIGHT_BITS
+from pillow_l3c._verify import check_graph
 from pillow_l3c.errors import L3cError
 from pillow_l3c.network import exact
 from pillow_l3c.network.architecture import L3C, L3cConfig
@@ -255,3 +257,149 @@ if __name__ == "__main__":
     import sys
 
     make_golden_files(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
+
+
+# --- the loader's whitelist (pillow_l3c/_verify.py, check_graph) ------------------------
+
+
+def _load_scripted(module: nn.Module, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> object:
+    """``module`` scripted, saved and loaded as the codec loads a model file."""
+    path = tmp_path / "m.pt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.script(module).save(str(path))
+    monkeypatch.setenv(_model.WEIGHTS_ENV, str(path))
+    return _model.load()
+
+
+@pytest.mark.parametrize("name", ["l3c-small", "poly-fast", "poly-small"])
+def test_bundled_models_pass_the_whitelist(name: str) -> None:
+    model = _model.load(name=name)
+    assert check_graph(model.module, model.family) == []
+
+
+class SinWeights(exact.ExactL3C):
+    def _weights(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.sin(logits.float()).to(torch.int32)
+
+
+class MatmulWeights(exact.ExactL3C):
+    def _weights(self, logits: torch.Tensor) -> torch.Tensor:
+        return (logits.float() @ logits.float().t()).to(torch.int32)
+
+
+class HalfWeights(exact.ExactL3C):
+    def _weights(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits.to(torch.float16).to(torch.int32)
+
+
+class TrueDivision(exact.ExactL3C):
+    def _weights(self, logits: torch.Tensor) -> torch.Tensor:
+        return torch.div(logits, 3).to(torch.int32)
+
+
+def _renamed(cls: type[nn.Module]) -> nn.Module:
+    """A small exact model whose class is ``cls``, under the real class's name (what
+    TorchScript records as the module's type)."""
+    model = _small_exact()
+    model.__class__ = type("ExactL3C", (cls,), {})
+    return model
+
+
+@pytest.mark.parametrize(
+    ("cls", "problem"),
+    [
+        (SinWeights, "operation aten::sin is not allowed (in ExactL3C)"),
+        (MatmulWeights, "operation aten::matmul is not allowed (in ExactL3C)"),
+        (HalfWeights, "aten::to to dtype float16 is not allowed (in ExactL3C)"),
+        (
+            TrueDivision,
+            "aten::div without an integer rounding mode (rounding_mode=None) (in ExactL3C)",
+        ),
+    ],
+)
+def test_loader_refuses_an_operation_off_the_whitelist(
+    cls: type[nn.Module], problem: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(L3cError) as info:
+        _load_scripted(_renamed(cls), tmp_path, monkeypatch)
+    assert info.type is L3cError
+    message = str(info.value)
+    assert message.startswith("model m.pt is not integer-exact: ")
+    assert f"_weights: {problem}" in message
+
+
+def test_loader_refuses_a_submodule_off_the_whitelist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = _small_exact()
+    model.extra = nn.Linear(2, 2)
+    with pytest.raises(L3cError) as info:
+        _load_scripted(model, tmp_path, monkeypatch)
+    assert str(info.value) == (
+        "model m.pt is not integer-exact: extra: submodule type Linear is not allowed"
+    )
+
+
+def test_check_graph_refuses_another_root() -> None:
+    """A model of another class than its family's, whatever it computes."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        scripted = torch.jit.script(_Bare(family="l3c", exact=True))
+    assert check_graph(scripted, "l3c") == ["the model is of type _Bare, not ExactL3C"]
+    assert check_graph(scripted, "jpeg") == ["no whitelist for model family 'jpeg'"]
+
+
+class _Bare(nn.Module):
+    """A model with only the given attributes, and no codec interface."""
+
+    def __init__(self, **attributes: object) -> None:
+        super().__init__()
+        for name, value in attributes.items():
+            setattr(self, name, value)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        (
+            {"exact": True},
+            "model m.pt has no 'family' attribute: a model must name its family (l3c or polyphase)",
+        ),
+        (
+            {"family": "l3c"},
+            "model m.pt has no 'exact' attribute: a model must say whether it is integer-exact",
+        ),
+        ({"family": "l3c", "exact": 1}, "model m.pt: 'exact' must be a bool, got int"),
+        (
+            {"family": "polyphase", "exact": False, "min_side": 8, "order": [1, 0, 2]},
+            "model m.pt: a polyphase model must be integer-exact",
+        ),
+        (
+            {"family": "l3c", "exact": True},
+            (
+                "model m.pt is not integer-exact: no integer convolutions: not an exact model;"
+                " the model is of type _Bare, not ExactL3C"
+            ),
+        ),
+    ],
+)
+def test_loader_requires_family_and_exact(
+    attributes: dict[str, object], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(L3cError) as info:
+        _load_scripted(_Bare(**attributes), tmp_path, monkeypatch)
+    assert info.type is L3cError
+    assert str(info.value) == message
+
+
+def test_a_float_model_loads_as_float(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An --float export says exact = False, and is loaded as such (no whitelist)."""
+    path = tmp_path / "float.pt"
+    export(L3C(L3cConfig(filters=8, resblocks=1, mixtures=2)), path, exact=False)
+    monkeypatch.setenv(_model.WEIGHTS_ENV, str(path))
+    model = _model.load()
+    assert (model.family, model.exact) == ("l3c", False)

@@ -155,6 +155,10 @@ class L3C(nn.Module):
     def __init__(self, cfg: L3cConfig) -> None:
         super().__init__()
         self.cfg = cfg
+        # What the loader requires of every model (pillow_l3c/_model.py, load): the
+        # float model, exported with --float, says that it is not integer-exact.
+        self.family = "l3c"
+        self.exact = False
         self.scales = cfg.scales
         self.mixtures = cfg.mixtures
         self.latent_channels = cfg.latent_channels

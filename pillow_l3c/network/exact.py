@@ -291,6 +291,8 @@ class ExactL3C(nn.Module):
         if cfg.levels % 2 != 1:
             msg = "an exact model needs an odd number of latent levels"
             raise ValueError(msg)
+        # What the loader requires of every model (pillow_l3c/_model.py, load).
+        self.family = "l3c"
         self.exact = True
         self.scales = cfg.scales
         self.mixtures = cfg.mixtures

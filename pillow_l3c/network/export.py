@@ -4,8 +4,9 @@
 
 By default the export is integer-exact (network/exact.py): the predictors' weights
 become integers, and the export refuses a model whose integer arithmetic could leave
-the exact range (the codec's loader checks the same again). ``--float`` exports the
-floating-point model, whose files decode only where they were written.
+the exact range or uses an operation off the loader's whitelist (the codec's loader
+checks the same again). ``--float`` exports the floating-point model, whose files
+decode only where they were written.
 
 The codec never imports this package's training code: the exported file alone
 defines the model. Its id in format-3 files is the hash of its integers
@@ -26,6 +27,7 @@ import torch
 from torch import nn
 
 from pillow_l3c._model import integer_id, model_file_id
+from pillow_l3c._verify import check_graph
 from pillow_l3c.network.architecture import L3C, L3cConfig
 from pillow_l3c.network.exact import ExactL3C, verify
 from pillow_l3c.network.polyphase import Polyphase, PolyphaseConfig
@@ -48,7 +50,7 @@ def export(model: L3C | Polyphase, out: Path, exact: bool = True) -> bytes:
         module = ExactL3C(model.eval()) if exact else model
     scripted = script(module)
     if exact:
-        problems = verify(scripted)
+        problems = verify(scripted) + check_graph(scripted, str(scripted.family))
         if problems:
             msg = "refusing to export a model that is not integer-exact: " + "; ".join(problems)
             raise ValueError(msg)
