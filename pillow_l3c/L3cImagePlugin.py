@@ -215,12 +215,13 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         np.asarray(im),
         im.mode,
         sections,
-        _codec.EncodeOptions(
+        _codec.options(
             model=info.get("model"),
-            effort=info.get("effort", 7),
+            effort=info.get("effort"),
             tile_size=info.get("tile_size"),
             device=info.get("device"),
             workers=info.get("workers"),
+            coder=info.get("coder"),
         ),
     )
 

@@ -112,6 +112,8 @@ def encode(
     model: str | None = None,
     *,
     metadata: Mapping[str, Any] | None = None,
+    effort: int | None = None,
+    coder: str | None = None,
 ) -> bytes:
     """A uint8 array as the bytes of a .l3c file, its mode told by its shape.
 
@@ -129,6 +131,10 @@ def encode(
     ``read_metadata``'s result (or ``Image.open(...).info``) is stored again as it
     was. What .l3c cannot hold (a PNG gamma, ...) is warned about
     (``MetadataNotKeptWarning``); any other non-str entry raises ValueError.
+    ``effort`` (1 .. 9, default 7) is how hard the encoder searches; it never changes
+    how a file decodes. ``coder`` is "auto" (default: a learned model for photographic
+    tiles, the classical coder for synthetic ones, each tile's choice), "learned" or
+    "classical".
     """
     import numpy as np
 
@@ -150,7 +156,7 @@ def encode(
         array,
         mode,
         sections,
-        _codec.EncodeOptions(model=model, tile_size=tile_size, device=device, workers=workers),
+        _codec.options(model, effort, tile_size, device, workers, coder),
     )
 
 

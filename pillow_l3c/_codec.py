@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import numpy as np
@@ -28,6 +28,7 @@ from pillow_l3c._threads import ordered_map as _ordered_map
 from pillow_l3c.errors import CorruptStreamError, TileTooLargeError
 from pillow_l3c.tile_coders import EncodeOptions, Method, TileCoder, classical_coders
 from pillow_l3c.tile_coders import learned as _learned
+from pillow_l3c.tile_coders.base import CLASSICAL as CLASSICAL_KIND
 from pillow_l3c.tile_coders.base import pixel_checksums
 
 __all__ = ["EncodeOptions", "default_workers"]
@@ -36,8 +37,41 @@ PAD_MULTIPLE = _format.TILE_MULTIPLE
 # The writer's tile size per model family: why each, and what it costs, is measured
 # in docs/FORMAT.md ("Tiles" and "Streams of a tile: polyphase models").
 DEFAULT_TILE = {"l3c": 256, "polyphase": 512, "classical": 512}
+SYNTHETIC_TILE = 2048  # an image of classical tiles only: _settings' default tile limit
 CLASSICAL_ONLY = frozenset({"P", "1"})  # modes no learned model codes
 LEARNED, CLASSICAL, BOTH = "learned", "classical", "both"  # a tile's choice
+
+
+CODERS = {None: None, "auto": None, "learned": False, "classical": True}  # coder= -> classical
+
+
+def options(
+    model: str | None = None,
+    effort: int | None = None,
+    tile_size: int | None = None,
+    device: str | None = None,
+    workers: int | None = None,
+    coder: str | None = None,
+) -> EncodeOptions:
+    """The encoder options of a save call (``Image.save``, ``pillow_l3c.encode``,
+    imageio), checked: ``effort`` 1 .. 9 (default 7), ``coder`` "auto" (default: chosen
+    per tile), "learned" or "classical" (every tile by that kind of coder)."""
+    if effort is None:
+        effort = EncodeOptions.effort
+    if not isinstance(effort, int) or isinstance(effort, bool) or not 1 <= effort <= 9:
+        msg = f"effort must be an int from 1 to 9, got {effort!r}"
+        raise ValueError(msg)
+    if coder not in CODERS:
+        msg = f'coder must be "auto", "learned" or "classical", got {coder!r}'
+        raise ValueError(msg)
+    return EncodeOptions(
+        model=model,
+        effort=effort,
+        tile_size=tile_size,
+        device=device,
+        workers=workers,
+        classical=CODERS[coder],
+    )
 
 
 def _check_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
@@ -96,8 +130,8 @@ def choose(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
 
 
 def _methods(choices: Iterable[str], learned: TileCoder | None) -> list[TileCoder]:
-    """The coders a file's method table lists: the learned one first when any tile may
-    use it, then the classical one when any tile may use it."""
+    """The coders a file's method table lists: the learned one first when any tile
+    uses it, then the classical one when any tile uses it."""
     wanted = set(choices)
     coders: list[TileCoder] = []
     if learned is not None and wanted & {LEARNED, BOTH}:
@@ -105,6 +139,20 @@ def _methods(choices: Iterable[str], learned: TileCoder | None) -> list[TileCode
     if wanted & {CLASSICAL, BOTH}:
         coders.append(_classical())
     return coders
+
+
+def synthetic_tile_size(choices: list[str], options: EncodeOptions, asked: int | None) -> int:
+    """The tile size of a file whose tiles were chosen at ``options.tile_size``.
+
+    The asked one, else the default, except for an image all of whose tiles go to the
+    classical coder: then the largest every decoder accepts (2048), since a classical
+    coder finds its runs, palettes and copies across a whole screenshot and loses 17
+    to 35% of its gain in 512 tiles (benchmarks/classical_sizes.py).
+    """
+    if asked is None and choices and all(c == CLASSICAL for c in choices):
+        return SYNTHETIC_TILE
+    assert options.tile_size is not None
+    return options.tile_size
 
 
 def _tile_view(pixels: np.ndarray, tile: Tile) -> np.ndarray:
@@ -167,6 +215,60 @@ def default_tile(mode: str, options: EncodeOptions) -> int:
     return DEFAULT_TILE[_model.load(options.device, options.model).family]
 
 
+@dataclass(frozen=True)
+class CodedTile:
+    """A tile's streams and checksums, and which kind of coder made them."""
+
+    kind: str  # LEARNED or CLASSICAL
+    streams: list[bytes]
+    checksums: list[int]
+
+    def payload(self, coders: list[TileCoder]) -> bytes:
+        """The tile section's payload in a file whose method table lists ``coders``."""
+        index = next(i for i, c in enumerate(coders) if _kind(c) == self.kind)
+        return _format.pack_tile(index, self.checksums, self.streams)
+
+    @property
+    def size(self) -> int:
+        return len(_format.pack_tile(0, self.checksums, self.streams))
+
+
+def _kind(coder: TileCoder) -> str:
+    return CLASSICAL if coder.method.kind == CLASSICAL_KIND else LEARNED
+
+
+def code_tile(
+    pixels: np.ndarray,
+    mode: str,
+    choice: str,
+    options: EncodeOptions,
+    learned: TileCoder | None = None,
+) -> CodedTile:
+    """One tile coded by the coder ``choice`` names; BOTH: by both, the shorter kept
+    (a tie keeps the learned one, so that the choice is deterministic)."""
+    tried: list[CodedTile] = []
+    if choice in (LEARNED, BOTH):
+        coder = learned or _learned(_model.load(options.device, options.model))
+        streams = coder.encode_tile(pixels, mode, options)
+        tried.append(CodedTile(LEARNED, streams, coder.checksums(pixels)))
+    if choice in (CLASSICAL, BOTH):
+        coder = _classical()
+        streams = coder.encode_tile(pixels, mode, options)
+        tried.append(CodedTile(CLASSICAL, streams, coder.checksums(pixels)))
+    return min(tried, key=lambda t: t.size)
+
+
+def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
+    """LEARNED or CLASSICAL for one tile: ``choose``'s answer or, for a tile it is not
+    sure of, the coder that codes it shorter (a distributed writer's first pass)."""
+    pixels = _check_pixels(np.ascontiguousarray(pixels), mode)
+    choice = choose(pixels, mode, options)
+    if choice != BOTH:
+        return choice
+    with _one_torch_thread():
+        return _in_worker(lambda p: code_tile(p, mode, BOTH, options).kind)(pixels)
+
+
 def encode_tile_section(
     pixels: np.ndarray,
     mode: str,
@@ -174,16 +276,16 @@ def encode_tile_section(
     choice: str,
     options: EncodeOptions,
 ) -> bytes:
-    """The whole section of one tile (pixels (h, w, bands) of ``mode``), coded alone by
-    the file's coders: byte for byte the section ``write`` writes, so that tiles can
-    be coded on many machines and joined in order."""
+    """The whole section of one tile (pixels (h, w, bands) of ``mode``) coded alone by
+    the coder ``choice`` (LEARNED or CLASSICAL) names: byte for byte the section
+    ``write`` writes, so that tiles can be coded on many machines and joined in order."""
     pixels = _check_pixels(np.ascontiguousarray(pixels), mode)
     coders = [_coder(m, options.device) for m in methods]
+    learned = next((c for c in coders if _kind(c) == LEARNED), None)
 
     def section(p: np.ndarray) -> bytes:
-        return _format.pack_section(
-            _format.TILE_TAG, _encode_tile(coders, p, mode, choice, options)
-        )
+        coded = code_tile(p, mode, choice, options, learned)
+        return _format.pack_section(_format.TILE_TAG, coded.payload(coders))
 
     with _one_torch_thread():
         return _in_worker(section)(pixels)
@@ -193,26 +295,6 @@ def _coder(method: Method, device: str | None) -> TileCoder:
     from pillow_l3c.tile_coders import coder_for
 
     return coder_for(method, device)
-
-
-def _encode_tile(
-    coders: list[TileCoder], pixels: np.ndarray, mode: str, choice: str, options: EncodeOptions
-) -> bytes:
-    """A tile's payload by the coder ``choice`` names; BOTH: whichever codes it shorter."""
-    kinds = [getattr(c, "model", None) is None for c in coders]  # True: classical
-    wanted = {LEARNED: [False], CLASSICAL: [True], BOTH: [False, True]}[choice]
-    best: bytes | None = None
-    for index, coder in enumerate(coders):
-        if kinds[index] not in wanted:
-            continue
-        streams = coder.encode_tile(pixels, mode, options)
-        payload = _format.pack_tile(index, coder.checksums(pixels), streams)
-        if best is None or len(payload) < len(best):
-            best = payload
-    if best is None:
-        msg = f"no coder of this file can code a {choice} tile"
-        raise ValueError(msg)
-    return best
 
 
 def write(
@@ -225,29 +307,49 @@ def write(
     """Encode a uint8 array (H, W, bands) of ``mode`` to ``fp`` as a complete .l3c file.
 
     Every argument is checked before the first byte is written, and every tile's
-    coder is chosen before the header (which lists them) is written. Tiles are
-    written as they finish, in order. ``metadata`` maps leading section tags
-    (``_format.LEADING_TAGS``) to their payloads.
+    coder is chosen before the header (which lists them) is written: a tile the cheap
+    test is unsure of is coded both ways first, the shorter kept for the second pass.
+    Tiles are written as they finish, in order. ``metadata`` maps leading section
+    tags (``_format.LEADING_TAGS``) to their payloads.
     """
     options = options or EncodeOptions()
     pixels = _check_pixels(pixels, mode)
     height, width = pixels.shape[:2]
-    options = replace(options, tile_size=options.tile_size or default_tile(mode, options))
+    asked = options.tile_size
+    options = replace(options, tile_size=asked or default_tile(mode, options))
     grid = Header(width, height, mode, options.tile_size, 0, ())
     choices = [choose(_tile_view(pixels, t), mode, options) for t in grid.tiles()]
-    coders, header, head = file_head(width, height, mode, metadata, options, choices)
-    workers = options.workers or default_workers(options.device)
+    tile_size = synthetic_tile_size(choices, options, asked)
+    if tile_size != options.tile_size:
+        options = replace(options, tile_size=tile_size)
+        grid = Header(width, height, mode, tile_size, 0, ())
+        choices = [CLASSICAL] * grid.tile_count()
+    learned = None
+    if mode not in CLASSICAL_ONLY:
+        learned = _learned(_model.load(options.device, options.model))
+    workers = min(options.workers or default_workers(options.device), grid.tile_count())
 
-    def encode_tile(job: tuple[Tile, str]) -> bytes:
-        tile, choice = job
-        payload = _encode_tile(coders, _tile_view(pixels, tile), mode, choice, options)
-        return _format.pack_section(_format.TILE_TAG, payload)
+    def coded(job: tuple[Tile, str]) -> CodedTile:
+        return code_tile(_tile_view(pixels, job[0]), mode, job[1], options, learned)
+
+    early: dict[int, CodedTile] = {}
+    with _one_torch_thread():
+        unsure = [(t, c) for t, c in zip(grid.tiles(), choices, strict=True) if c == BOTH]
+        results = _ordered_map(_in_worker(coded), unsure, workers)
+        for (tile, _), result in zip(unsure, results, strict=True):
+            early[tile.index] = result
+            choices[tile.index] = result.kind
+    coders, header, head = file_head(width, height, mode, metadata, options, choices)
+
+    def section(job: tuple[Tile, str]) -> bytes:
+        result = early.pop(job[0].index, None) or coded(job)
+        return _format.pack_section(_format.TILE_TAG, result.payload(coders))
 
     fp.write(head)
     with _one_torch_thread():
         jobs = zip(header.tiles(), choices, strict=True)
-        for section in _ordered_map(_in_worker(encode_tile), jobs, min(workers, len(choices))):
-            fp.write(section)
+        for data in _ordered_map(_in_worker(section), jobs, workers):
+            fp.write(data)
 
 
 def encode(

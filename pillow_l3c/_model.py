@@ -340,14 +340,17 @@ def load(
         if not _loaded:
             os.register_at_fork(after_in_child=_single_thread_after_fork)
         if key not in _loaded:
-            with warnings.catch_warnings():
+            # Optimized execution on while the model is loaded and checked, whatever
+            # the caller runs under (a codec worker turns it off): without it the
+            # methods' inlined graphs keep their calls, which the whitelist refuses.
+            with warnings.catch_warnings(), torch.jit.optimized_execution(True):
                 # TorchScript is the bundled format by design (no Python needed to run
                 # the model); torch 2.13 marks it deprecated in favour of torch.export.
                 warnings.simplefilter("ignore", DeprecationWarning)
                 module = torch.jit.load(str(path), map_location=dev).eval()
-            family = _family(module, path)
-            _check_interface(module, file, family)
-            exact = _exactness(module, path, family)
+                family = _family(module, path)
+                _check_interface(module, file, family)
+                exact = _exactness(module, path, family)
             common = {"module": module, "name": file.name, "model_id": model_id(path)}
             if family == "polyphase":
                 _loaded[key] = LoadedModel(

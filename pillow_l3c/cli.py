@@ -46,6 +46,7 @@ import pillow_l3c
 from pillow_l3c import _format, _metadata, _outputs
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c._threads import default_workers
+from pillow_l3c.tile_coders.base import LEARNED
 
 
 class _UsageError(Exception):
@@ -149,7 +150,15 @@ def _encode_one(
             raise OSError(msg)
 
         def save(tmp: Path) -> None:
-            im.save(tmp, format="L3C", device=device, workers=workers, model=options.get("model"))
+            im.save(
+                tmp,
+                format="L3C",
+                device=device,
+                workers=workers,
+                model=options.get("model"),
+                effort=options.get("effort"),
+                coder=options.get("coder"),
+            )
 
         _outputs.write_file(dst, save, options.get("force", False))
     return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)", notes
@@ -249,10 +258,14 @@ def _model_name(model_id: bytes) -> str:
 def _info(path: Path) -> str:
     with path.open("rb") as f:
         h = _format.read_header(f)
+    methods = " and ".join(
+        f"model {_model_name(m.id)} ({m.id.hex()})" if m.kind == LEARNED else m.describe()
+        for m in h.methods
+    )
     return (
         f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
         f"{h.tile_count()} tile{'s' if h.tile_count() > 1 else ''} of {h.tile_size}, "
-        f"model {_model_name(h.model_id)} ({h.model_id.hex()}), {_bpsp(path):.3f} bpsp"
+        f"{methods}, {_bpsp(path):.3f} bpsp"
     )
 
 
@@ -451,7 +464,7 @@ def _code_files(args: argparse.Namespace) -> int:
         print(f"l3c: {skipped} outputs are up to date, skipped", file=sys.stderr)
     options: dict[str, Any] = {"force": args.force}
     if encoding:
-        options["model"] = args.model
+        options.update(model=args.model, effort=args.effort, coder=args.coder)
     else:
         options["lossy"] = args.lossy
     if encoding and args.model is not None:
@@ -534,6 +547,20 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
         if name == "encode":
             s.add_argument("-m", "--model", help="model name (l3c models; default: the best)")
+            s.add_argument(
+                "-e",
+                "--effort",
+                type=int,
+                choices=range(1, 10),
+                metavar="1-9",
+                help="how hard the encoder searches (default 7); decoding costs the same",
+            )
+            s.add_argument(
+                "--coder",
+                choices=["auto", "learned", "classical"],
+                help="auto (default): a learned model for photographic tiles, the classical "
+                "coder for synthetic ones; or every tile by one kind",
+            )
         else:
             _add_lossy(s)
         s.add_argument(

@@ -134,6 +134,15 @@ def open_array(
 MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
+def _choices(arr: Any, mode: str, options: _codec.EncodeOptions) -> list[str]:
+    """Each tile's coder (``_codec.resolve``), one task per tile, in file order."""
+    dask = require("dask", extra="dask")
+    t = options.tile_size
+    blocks = arr.rechunk((t, t, -1)).to_delayed()[:, :, 0].ravel()
+    resolve = dask.delayed(_codec.resolve, pure=True)
+    return list(dask.compute(*[resolve(b, mode, options) for b in blocks]))
+
+
 def to_l3c(
     arr: Any,
     urlpath: str,
@@ -168,14 +177,16 @@ def to_l3c(
     height, width = arr.shape[:2]
     sections = Metadata.from_info({}, metadata).to_sections()
     options = _codec.EncodeOptions(model=model, tile_size=tile_size, device=device)
-    t = _codec.default_tile(mode, options)
-    options = replace(options, tile_size=t)
+    options = replace(options, tile_size=_codec.default_tile(mode, options))
+    # Every tile's coder is chosen first (as Image.save chooses them), since the header
+    # lists the coders the tiles use: the source is computed twice, never held whole.
+    choices = _choices(arr, mode, options)
+    t = _codec.synthetic_tile_size(choices, options, tile_size)
     blocks = arr.rechunk((t, t, -1)).to_delayed()
-    # Every tile's coder is chosen first (a cheap test per tile), since the header lists
-    # the coders the tiles use: the source is computed twice, its pixels never held.
-    choose = dask.delayed(_codec.choose, pure=True)
-    choices = dask.compute(*[choose(b, mode, options) for b in blocks[:, :, 0].ravel()])
-    _, header, head = _codec.file_head(width, height, mode, sections, options, list(choices))
+    if t != options.tile_size:  # all classical: one grid of larger tiles, as write does
+        options = replace(options, tile_size=t)
+        choices = [_codec.CLASSICAL] * blocks[:, :, 0].size
+    _, header, head = _codec.file_head(width, height, mode, sections, options, choices)
     encode = dask.delayed(_codec.encode_tile_section, pure=True)
     fs, path = require("fsspec.core").url_to_fs(urlpath, **(storage_options or {}))
     tmp = f"{path}.partial"

@@ -110,6 +110,8 @@ class L3cPlugin(PluginV3):
         dpi: tuple[float, float] | None = None,
         comment: bytes | str | None = None,
         text: dict[str, str] | None = None,
+        effort: int | None = None,
+        coder: str | None = None,
     ) -> bytes | None:
         """Write one uint8 image, its mode told by its last axis (``BAND_MODES``).
 
@@ -142,7 +144,7 @@ class L3cPlugin(PluginV3):
             image,
             mode,
             sections,
-            _codec.EncodeOptions(model=model, tile_size=tile_size, device=device, workers=workers),
+            _codec.options(model, effort, tile_size, device, workers, coder),
         )
         self.request.get_file().write(data)
         if self.request._uri_type == URI_BYTES:

@@ -196,7 +196,9 @@ def test_format3_golden_files_decode_bit_exactly(name: str) -> None:
         tile = im.info["l3c_tile_size"]
         model = _model.find_by_id(bytes.fromhex(im.info["model_id"])).name
     out = io.BytesIO()
-    Image.fromarray(expected, mode).save(out, format="L3C", tile_size=tile, model=model)
+    Image.fromarray(expected, mode).save(
+        out, format="L3C", tile_size=tile, model=model, coder="learned"
+    )
     assert out.getvalue() == (GOLDEN_V3 / f"{name}.l3c").read_bytes()
 
 
@@ -250,7 +252,7 @@ def make_golden_files(model: str, prefix: str = "", folder: Path = GOLDEN_V3) ->
     ]:
         bare = Image.fromarray(np.asarray(image), image.mode)  # pixels only, no metadata
         bare.save(folder / f"{prefix}{name}.png")
-        bare.save(folder / f"{prefix}{name}.l3c", tile_size=tile, model=model)
+        bare.save(folder / f"{prefix}{name}.l3c", tile_size=tile, model=model, coder="learned")
 
 
 if __name__ == "__main__":

@@ -427,7 +427,8 @@ def test_grey_and_alpha_modes_roundtrip(tmp_path: Path, photo: np.ndarray, mode:
 def test_grey_costs_one_plane(photo: np.ndarray, model: str) -> None:
     grey = np.asarray(Image.fromarray(photo).convert("L"))
     rgb = np.repeat(grey[:, :, None], 3, axis=2)
-    as_rgb, as_l = pillow_l3c.encode(rgb, model=model), _encode_mode(grey, "L", model)
+    as_rgb = pillow_l3c.encode(rgb, model=model, coder="learned")
+    as_l = _encode_mode(grey, "L", model)
     # One coded plane: the tile holds the streams of one plane, not three.
     fp = io.BytesIO(as_l)
     _format.read_header(fp)
@@ -442,7 +443,7 @@ def test_grey_costs_one_plane(photo: np.ndarray, model: str) -> None:
 
 def _encode_mode(pixels: np.ndarray, mode: str, model: str | None = None) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(pixels, mode).save(buf, format="L3C", model=model)
+    Image.fromarray(pixels, mode).save(buf, format="L3C", model=model, coder="learned")
     return buf.getvalue()
 
 

@@ -92,7 +92,7 @@ def test_a_file_of_a_model_nobody_has_names_its_id(small_l3c: bytes) -> None:
 
 def test_imageio_takes_the_model(tmp_path: Path, small_photo: np.ndarray) -> None:
     path = tmp_path / "x.l3c"
-    iio.imwrite(path, small_photo, extension=".l3c", model="l3c-small")
+    iio.imwrite(path, small_photo, extension=".l3c", model="l3c-small", coder="learned")
     assert _header(path.read_bytes()).model_id.hex() == pillow_l3c.models()["l3c-small"]
     np.testing.assert_array_equal(iio.imread(path), small_photo)
 
@@ -102,7 +102,8 @@ def test_cli_model_option_info_and_models(
 ) -> None:
     src = IMAGES / "ladybird_64x48.png"
     out = tmp_path / "x.l3c"
-    assert cli(["encode", str(src), "-o", str(out), "--model", "l3c-small", "-q"]) == 0
+    command = ["encode", str(src), "-o", str(out), "--model", "l3c-small", "--coder", "learned"]
+    assert cli([*command, "-q"]) == 0
     capsys.readouterr()
     assert cli(["info", str(out)]) == 0
     assert f"model l3c-small ({pillow_l3c.models()['l3c-small']})" in capsys.readouterr().out
