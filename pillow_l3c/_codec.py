@@ -12,10 +12,11 @@ interface.
 
 from __future__ import annotations
 
+import contextlib
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -106,6 +107,14 @@ def _check_tile_size(tile_size: int) -> None:
 
 
 # --- choosing a coder per tile ---------------------------------------------------------
+
+
+def _torch_contexts(uses_torch: bool) -> tuple[Any, Callable[[Callable[..., Any]], Any]]:
+    """The torch thread context and worker wrapper, or no-ops for a file whose tiles no
+    learned model codes: such a file decodes (and encodes) without importing torch."""
+    if uses_torch:
+        return _one_torch_thread(), _in_worker
+    return contextlib.nullcontext(), lambda fn: fn
 
 
 def _classical() -> TileCoder:
@@ -333,9 +342,10 @@ def write(
         return code_tile(_tile_view(pixels, job[0]), mode, job[1], options, learned)
 
     early: dict[int, CodedTile] = {}
-    with _one_torch_thread():
+    context, worker = _torch_contexts(learned is not None)
+    with context:
         unsure = [(t, c) for t, c in zip(grid.tiles(), choices, strict=True) if c == BOTH]
-        results = _ordered_map(_in_worker(coded), unsure, workers)
+        results = _ordered_map(worker(coded), unsure, workers)
         for (tile, _), result in zip(unsure, results, strict=True):
             early[tile.index] = result
             choices[tile.index] = result.kind
@@ -346,9 +356,10 @@ def write(
         return _format.pack_section(_format.TILE_TAG, result.payload(coders))
 
     fp.write(head)
-    with _one_torch_thread():
+    context, worker = _torch_contexts(learned is not None)
+    with context:
         jobs = zip(header.tiles(), choices, strict=True)
-        for data in _ordered_map(_in_worker(section), jobs, workers):
+        for data in _ordered_map(worker(section), jobs, workers):
             fp.write(data)
 
 
@@ -527,8 +538,9 @@ def decode_tile_list(
     def decode_tile(job: tuple[Tile, bytes]) -> tuple[Tile, np.ndarray]:
         return job[0], decode_tile_payload(header, coders, *job)
 
-    with _one_torch_thread():
-        yield from _ordered_map(_in_worker(decode_tile), jobs, workers or default_workers(device))
+    context, worker = _torch_contexts(any(m.kind != CLASSICAL_KIND for m in header.methods))
+    with context:
+        yield from _ordered_map(worker(decode_tile), jobs, workers or default_workers(device))
 
 
 def decode_tile_payload(

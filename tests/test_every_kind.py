@@ -1,0 +1,189 @@
+"""Every kind of image through the tile coders: palettes, bilevel, screenshots, photos
+inside screenshots, icons; and what format 3 promises about them."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import pillow_l3c
+from pillow_l3c import _codec, _format
+from pillow_l3c.tile_coders.base import CLASSICAL, LEARNED
+
+from .conftest import IMAGES
+
+
+def _saved(image: Image.Image, **params: object) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "L3C", **params)
+    return out.getvalue()
+
+
+def _reopened(data: bytes) -> Image.Image:
+    im = Image.open(io.BytesIO(data))
+    im.load()
+    return im
+
+
+def test_a_palette_image_keeps_indices_palette_and_transparency() -> None:
+    with Image.open(IMAGES / "icon_p_48x48.png") as src:
+        src.load()
+    assert src.mode == "P"
+    assert "transparency" in src.info
+    data = _saved(src)
+    im = _reopened(data)
+    assert (im.mode, im.size) == ("P", src.size)
+    assert im.tobytes() == src.tobytes()  # the indices
+    assert im.palette.mode == src.palette.mode
+    assert im.getpalette(src.palette.mode) == src.getpalette(src.palette.mode)
+    assert im.info["transparency"] == src.info["transparency"]
+    assert im.convert("RGBA").tobytes() == src.convert("RGBA").tobytes()
+    header = _format.parse_header(data)
+    assert [m.kind for m in header.methods] == [CLASSICAL]  # no model codes indices
+
+
+def test_a_palette_with_one_transparent_index() -> None:
+    image = Image.new("P", (40, 24), 3)
+    image.putpalette(bytes(range(48)))
+    image.paste(7, (5, 5, 20, 12))
+    image.info["transparency"] = 7
+    im = _reopened(_saved(image))
+    assert im.tobytes() == image.tobytes()
+    assert im.info["transparency"] == 7
+    assert im.getpalette()[:48] == list(range(48))
+
+
+def test_a_bilevel_image_is_stored_exactly() -> None:
+    rng = np.random.default_rng(3)
+    bits = rng.random((37, 53)) > 0.7
+    image = Image.fromarray(bits)
+    assert image.mode == "1"
+    im = _reopened(_saved(image))
+    assert im.mode == "1"
+    assert im.tobytes() == image.tobytes()
+    np.testing.assert_array_equal(np.asarray(im), bits)
+    cropped = Image.open(io.BytesIO(_saved(image))).crop((3, 4, 30, 20))
+    assert cropped.mode == "1"
+    assert cropped.tobytes() == image.crop((3, 4, 30, 20)).tobytes()
+
+
+def test_a_screenshot_is_coded_classically_in_one_large_tile() -> None:
+    with Image.open(IMAGES / "terminal_160x96.png") as src:
+        screenshot = src.convert("RGB")
+    data = _saved(screenshot)
+    header = _format.parse_header(data)
+    assert [m.describe() for m in header.methods] == ["webp-lossless"]
+    assert header.tile_size == _codec.SYNTHETIC_TILE
+    assert _reopened(data).tobytes() == screenshot.tobytes()
+    learned = _saved(screenshot, coder="learned")
+    png = io.BytesIO()
+    screenshot.save(png, "PNG", optimize=True)
+    assert len(data) < len(png.getvalue()) < len(learned)
+
+
+def test_a_photo_inside_a_screenshot_mixes_methods_tile_by_tile(storm: np.ndarray) -> None:
+    """A UI of flat colour around a photo: the flat tiles go to the classical coder,
+    the photo's to the model, in one file whose method table lists both."""
+    canvas = np.full((192, 384, 3), (236, 236, 240), np.uint8)
+    canvas[:, 192:] = storm[:, :192]
+    canvas[10:20, 10:180] = (40, 90, 200)  # a toolbar
+    data = pillow_l3c.encode(canvas, tile_size=64)
+    header = _format.parse_header(data)
+    assert [m.kind for m in header.methods] == [LEARNED, CLASSICAL]
+    fp = io.BytesIO(data)
+    _codec.read_header(fp)
+    used = [_format.unpack_tile(_format.read_tile(fp)).method for _ in header.tiles()]
+    columns = header.columns
+    assert {used[r * columns + c] for r in range(header.rows) for c in range(3)} == {1}
+    assert {used[r * columns + c] for r in range(header.rows) for c in range(3, 6)} == {0}
+    np.testing.assert_array_equal(pillow_l3c.decode(data), canvas)
+    # forcing one kind costs bits either way
+    assert len(data) < len(pillow_l3c.encode(canvas, tile_size=64, coder="learned"))
+    assert len(data) < len(pillow_l3c.encode(canvas, tile_size=64, coder="classical"))
+
+
+def test_photos_go_to_the_model_alone(storm: np.ndarray) -> None:
+    data = pillow_l3c.encode(storm)
+    assert data == pillow_l3c.encode(storm, coder="learned")  # not a bit more
+    assert [m.kind for m in _format.parse_header(data).methods] == [LEARNED]
+
+
+def test_an_icon_costs_little_more_than_its_png() -> None:
+    with Image.open(IMAGES / "icon_p_48x48.png") as src:
+        src.load()
+        png = io.BytesIO()
+        src.save(png, "PNG", optimize=True)
+        rgba = src.convert("RGBA")
+    data = _saved(src)
+    assert len(data) <= len(png.getvalue()) + 64
+    rgba_png = io.BytesIO()
+    rgba.save(rgba_png, "PNG", optimize=True)
+    assert len(_saved(rgba)) <= len(rgba_png.getvalue())
+
+
+def test_a_file_of_classical_tiles_decodes_without_torch(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    with Image.open(IMAGES / "terminal_160x96.png") as src:
+        (tmp_path / "t.l3c").write_bytes(_saved(src.convert("RGB")))
+    code = (
+        "import sys, pillow_l3c\n"
+        "from PIL import Image\n"
+        f"im = Image.open({str(tmp_path / 't.l3c')!r}); im.load()\n"
+        "assert im.size == (160, 96)\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_newer_format_is_an_os_error_that_says_so(small_l3c: bytes) -> None:
+    newer = bytearray(small_l3c)
+    newer[_format.HEADER_FIELDS["version"]] = (4).to_bytes(2, "big")
+    message = "written by a newer pillow-l3c (format 4); this one reads formats 2 and 3"
+    with pytest.raises(OSError, match=r"^written by a newer pillow-l3c \(format 4\)") as raised:
+        Image.open(io.BytesIO(bytes(newer)))
+    assert str(raised.value) == message
+    assert not isinstance(raised.value, SyntaxError)
+    with pytest.raises(_format.NewerFormatError, match="format 4"):
+        pillow_l3c.decode(bytes(newer))
+
+
+def test_a_tile_naming_a_method_the_file_lacks_is_corrupt(small_l3c: bytes) -> None:
+    import zlib
+
+    data = bytearray(small_l3c)
+    start = _format.header_size(small_l3c) + _format.SECTION_HEAD_BYTES
+    data[start] = 5  # the tile's method index: the table has one entry
+    data[-4:] = zlib.crc32(bytes(data[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
+    with pytest.raises(pillow_l3c.CorruptStreamError, match="names coding method 5; the file"):
+        pillow_l3c.decode(bytes(data))
+
+
+def test_unknown_classical_coders_are_named() -> None:
+    from pillow_l3c.tile_coders.base import Method
+
+    header = _format.Header(8, 8, "RGB", 8, 0, (Method.classical("qoi-2099"),))
+    tile = _format.pack_section(_format.TILE_TAG, _format.pack_tile(0, [0], [b"x"]))
+    with pytest.raises(pillow_l3c.CorruptStreamError, match="'qoi-2099', which this version"):
+        pillow_l3c.decode(header.pack() + tile)
+
+
+@pytest.mark.parametrize("effort", [1, 9])
+def test_effort_never_changes_the_pixels(effort: int) -> None:
+    with Image.open(IMAGES / "terminal_160x96.png") as src:
+        screenshot = src.convert("RGB")
+    assert _reopened(_saved(screenshot, effort=effort)).tobytes() == screenshot.tobytes()
+
+
+def test_bad_effort_and_coder_are_refused() -> None:
+    image = Image.new("RGB", (8, 8))
+    with pytest.raises(ValueError, match=r"^effort must be an int from 1 to 9, got 0$"):
+        _saved(image, effort=0)
+    with pytest.raises(ValueError, match=r'^coder must be "auto", "learned" or "classical"'):
+        _saved(image, coder="jpeg")
