@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 import zlib
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -117,6 +118,30 @@ def fuzz_coder(n: int, rng: random.Random, timeout: float) -> int:
     return decoded
 
 
+def _classical_seeds(nrng: np.random.Generator) -> list[bytes]:
+    """Format-3 files with classical tiles: a mixed file (flat tiles classical, noisy
+    ones learned), a P image with its palette and transparency, a bilevel image."""
+    seeds = []
+    side = 64  # tiles of a side at which the test is sure of each
+    photo = Path(__file__).resolve().parents[1] / "tests" / "images" / "storm_256x192.png"
+    with Image.open(photo) as im:
+        crop = np.asarray(im.convert("RGB").crop((0, 0, side, side)))
+    mixed = np.concatenate([np.full_like(crop, 200), crop], axis=1)
+    for image, params in [
+        (Image.fromarray(mixed), {"tile_size": side}),
+        (Image.fromarray(nrng.integers(0, 4, (12, 9), dtype=np.uint8), "P"), {"transparency": 2}),
+        (Image.fromarray(nrng.random((10, 19)) > 0.5), {}),
+    ]:
+        if image.mode == "P":
+            image.putpalette(bytes(range(12)))
+        buf = io.BytesIO()
+        image.save(buf, format="L3C", **params)
+        seeds.append(buf.getvalue())
+    methods = {m.kind for m in _format.parse_header(seeds[0]).methods}
+    assert methods == {1, 2}, "the mixed seed must use both kinds of coder"
+    return seeds
+
+
 def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
     seeds = []
     nrng = np.random.default_rng(rng.randrange(1 << 32))
@@ -143,8 +168,10 @@ def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
                 ),
                 tile_size=tile,
                 model=model,
+                coder="learned",
             )
             seeds.append(buf.getvalue())
+    seeds += _classical_seeds(nrng)
     decoded = 0
     for i in range(n):
         if i and i % 10_000 == 0:
