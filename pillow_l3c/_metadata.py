@@ -368,8 +368,10 @@ def _image_text(im: Any, info: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _is_stale(im: Any, key: str) -> bool:
-    """Pillow's own rule: a "transparency" in the info of an image with alpha is stale."""
-    return key == "transparency" and getattr(im, "mode", "") in ("RGBA", "LA")
+    """Whether dropping ``key`` loses nothing: a P image's "transparency" is stored
+    with its palette (``_palette``), and by Pillow's own rule a "transparency" in the
+    info of an image with alpha is stale."""
+    return key == "transparency" and getattr(im, "mode", "") in ("RGBA", "LA", "P")
 
 
 def _pnginfo_text(png: Any) -> dict[str, Any]:

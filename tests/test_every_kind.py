@@ -187,3 +187,16 @@ def test_bad_effort_and_coder_are_refused() -> None:
         _saved(image, effort=0)
     with pytest.raises(ValueError, match=r'^coder must be "auto", "learned" or "classical"'):
         _saved(image, coder="jpeg")
+
+
+def test_a_palette_transparency_is_kept_not_warned_about() -> None:
+    import warnings
+
+    from pillow_l3c.errors import MetadataNotKeptWarning
+
+    with Image.open(IMAGES / "icon_p_48x48.png") as src:
+        src.load()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MetadataNotKeptWarning)
+        data = _saved(src)
+    assert _reopened(data).info["transparency"] == src.info["transparency"]
