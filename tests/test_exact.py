@@ -13,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 import pillow_l3c
-from pillow_l3c import _codec, _model
+from pillow_l3c import _codec, _format, _model
 from pillow_l3c._constants import MAX_INV_SCALE, WEIGHT_BITS
 from pillow_l3c._verify import check_graph
 from pillow_l3c.errors import L3cError
@@ -202,6 +202,51 @@ def test_format3_golden_files_decode_bit_exactly(name: str) -> None:
     assert out.getvalue() == (GOLDEN_V3 / f"{name}.l3c").read_bytes()
 
 
+CLASSICAL_GOLDEN = ["classical_icon_p", "classical_terminal", "classical_bilevel", "mixed_ui"]
+
+
+@pytest.mark.parametrize("name", CLASSICAL_GOLDEN)
+def test_format3_golden_files_of_classical_and_mixed_tiles_decode(name: str) -> None:
+    """Classical tiles keep decoding too. Their bytes are libwebp's, which may change
+    between its versions, so only the decode is pinned, not the encoder's output."""
+    folder = GOLDEN_V3 / "classical"
+    with Image.open(folder / f"{name}.png") as src:
+        src.load()
+    with Image.open(folder / f"{name}.l3c") as im:
+        im.load()
+        assert im.mode == src.mode
+        assert im.tobytes() == src.tobytes()
+        assert im.getpalette() == src.getpalette()
+        assert im.info.get("transparency") == src.info.get("transparency")
+        kinds = sorted(
+            m.kind for m in _format.parse_header((folder / f"{name}.l3c").read_bytes()).methods
+        )
+    assert kinds == ([1, 2] if name.startswith("mixed") else [2])
+
+
+def make_classical_golden_files(folder: Path = GOLDEN_V3 / "classical") -> None:
+    """Writes the golden files of classical and mixed tiles (once per format version)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with Image.open(IMAGES / "storm_256x192.png") as im:
+        storm = np.asarray(im.convert("RGB"))
+    ui = np.full((128, 192, 3), (236, 236, 240), np.uint8)
+    ui[:, 64:] = storm[:128, :128]
+    ui[8:16, 8:56] = (40, 90, 200)
+    with (
+        Image.open(IMAGES / "icon_p_48x48.png") as icon,
+        Image.open(IMAGES / "terminal_160x96.png") as terminal,
+    ):
+        images = {
+            "classical_icon_p": (icon.copy(), {}),
+            "classical_terminal": (terminal.convert("RGB"), {}),
+            "classical_bilevel": (Image.fromarray(np.asarray(terminal.convert("L")) > 128), {}),
+            "mixed_ui": (Image.fromarray(ui), {"tile_size": 64}),
+        }
+    for name, (image, params) in images.items():
+        image.save(folder / f"{name}.png")
+        image.save(folder / f"{name}.l3c", **params)
+
+
 @pytest.mark.parametrize("name", _golden_cases())
 def test_format3_holds_the_streams_of_format2(name: str) -> None:
     """Format 3 changed the container, not the coders: each tile's streams are the
@@ -258,7 +303,10 @@ def make_golden_files(model: str, prefix: str = "", folder: Path = GOLDEN_V3) ->
 if __name__ == "__main__":
     import sys
 
-    make_golden_files(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
+    if sys.argv[1] == "classical":
+        make_classical_golden_files()
+    else:
+        make_golden_files(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "")
 
 
 # --- the loader's whitelist (pillow_l3c/_verify.py, check_graph) ------------------------
