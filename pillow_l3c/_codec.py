@@ -41,6 +41,12 @@ DEFAULT_TILE = {"l3c": 256, "polyphase": 512, "classical": 512}
 SYNTHETIC_TILE = 2048  # an image of classical tiles only: _settings' default tile limit
 CLASSICAL_ONLY = frozenset({"P", "1"})  # modes no learned model codes
 LEARNED, CLASSICAL, BOTH = "learned", "classical", "both"  # a tile's choice
+# An unsure tile whose fastest classical coding is over this many times its learned
+# size is left to the model without trying the classical coder's slow top effort. On
+# photographic tiles that effort saves far less than the 38% it saves on screen
+# content (benchmarks/classical_sizes.py); a wider margin doubled the validation
+# photos' encode time without changing a byte (benchmarks/tile_choice.py).
+PROBE_MARGIN = 1.25
 
 
 CODERS = {None: None, "auto": None, "learned": False, "classical": True}  # coder= -> classical
@@ -254,12 +260,21 @@ def code_tile(
     learned: TileCoder | None = None,
 ) -> CodedTile:
     """One tile coded by the coder ``choice`` names; BOTH: by both, the shorter kept
-    (a tie keeps the learned one, so that the choice is deterministic)."""
+    (a tie keeps the learned one, so that the choice is deterministic).
+
+    For BOTH the classical coder first runs at its fastest effort: a photographic
+    tile that it codes far longer than the model does is not worth its slow top
+    effort (on the validation photos that doubled the encode time for no byte).
+    """
     tried: list[CodedTile] = []
     if choice in (LEARNED, BOTH):
         coder = learned or _learned(_model.load(options.device, options.model))
         streams = coder.encode_tile(pixels, mode, options)
         tried.append(CodedTile(LEARNED, streams, coder.checksums(pixels)))
+    if choice == BOTH:
+        probe = _classical().encode_tile(pixels, mode, replace(options, effort=1))
+        if sum(map(len, probe)) > PROBE_MARGIN * tried[0].size:
+            return tried[0]
     if choice in (CLASSICAL, BOTH):
         coder = _classical()
         streams = coder.encode_tile(pixels, mode, options)
