@@ -30,7 +30,7 @@ from pillow_l3c.errors import CorruptStreamError, TileTooLargeError
 from pillow_l3c.tile_coders import EncodeOptions, Method, TileCoder, classical_coders
 from pillow_l3c.tile_coders import learned as _learned
 from pillow_l3c.tile_coders.base import CLASSICAL as CLASSICAL_KIND
-from pillow_l3c.tile_coders.base import pixel_checksums
+from pillow_l3c.tile_coders.base import as_tile, pixel_checksums
 
 __all__ = ["EncodeOptions", "default_workers"]
 
@@ -85,18 +85,7 @@ def _check_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode not in _format.MODES:
         msg = f"cannot write mode {mode} as L3C"
         raise OSError(msg)
-    bands = _format.MODES[mode][1]
-    if mode == "1" and pixels.dtype == np.bool_:
-        pixels = pixels.astype(np.uint8)
-    if pixels.ndim == 2 and bands == 1:
-        pixels = pixels[:, :, None]
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != bands:
-        got = f"{pixels.dtype} {pixels.shape}"
-        msg = f"{mode} needs a uint8 array of shape (H, W, {bands}), got {got}"
-        raise ValueError(msg)
-    if mode == "1" and pixels.max(initial=0) > 1:
-        msg = "a mode-1 image's samples are 0 or 1"
-        raise ValueError(msg)
+    pixels = as_tile(pixels, mode, _format.MODES[mode][1])
     if min(pixels.shape[:2]) < 1 or max(pixels.shape[:2]) > _format.MAX_DIMENSION:
         msg = f"cannot store an image of {pixels.shape[1]}x{pixels.shape[0]} pixels"
         raise ValueError(msg)

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import numpy as np
 
+    from pillow_l3c._model import LoadedModel
+
 # Method kinds in a format-3 method table.
 LEARNED = 1  # a bundled model; id: the model's integer id (pillow_l3c._model)
 CLASSICAL = 2  # a coder without a network; id: its name, ASCII, NUL-padded
@@ -90,6 +92,40 @@ class TileCoder(Protocol):
         per scale (coarsest first) for a coder that can decode the coarse scales alone.
         """
         ...
+
+
+def as_tile(pixels: np.ndarray, mode: str, bands: int) -> np.ndarray:
+    """``pixels`` as the (h, w, bands) uint8 array every coder takes, or ValueError.
+
+    A grey (h, w) array gains its band axis and a mode-1 image's bool array becomes
+    0 and 1; nothing else is converted: a lossless codec must not guess.
+    """
+    import numpy as np
+
+    pixels = np.asarray(pixels)
+    if mode == "1" and pixels.dtype == np.bool_:
+        pixels = pixels.astype(np.uint8)
+    if pixels.ndim == 2 and bands == 1:
+        pixels = pixels[:, :, None]
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != bands:
+        got = f"{pixels.dtype} {pixels.shape}"
+        msg = f"{mode} needs a uint8 array of shape (H, W, {bands}), got {got}"
+        raise ValueError(msg)
+    if mode == "1" and pixels.max(initial=0) > 1:
+        msg = "a mode-1 image's samples are 0 and 1"
+        raise ValueError(msg)
+    return pixels
+
+
+class LearnedCoder:
+    """What the learned tile coders share: the model they run, named by its id."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+
+    @property
+    def method(self) -> Method:
+        return Method(LEARNED, self.model.model_id)
 
 
 def pixel_checksums(pixels: np.ndarray) -> list[int]:

@@ -44,7 +44,7 @@ import numpy as np
 from PIL import Image
 
 from pillow_l3c.errors import CorruptStreamError
-from pillow_l3c.tile_coders.base import EncodeOptions, Method, pixel_checksums
+from pillow_l3c.tile_coders.base import EncodeOptions, Method, as_tile, pixel_checksums
 
 NAME = "webp-lossless"
 TAG_VP8L = 1
@@ -117,21 +117,10 @@ def _bands(mode: str) -> int:
 
 
 def _check_tile(pixels: np.ndarray, mode: str) -> np.ndarray:
-    bands = _bands(mode)
-    pixels = np.asarray(pixels)
-    if mode == "1" and pixels.dtype == np.bool_:
-        pixels = pixels.astype(np.uint8)
-    if pixels.ndim == 2 and bands == 1:
-        pixels = pixels[:, :, None]
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != bands:
-        msg = f"a {mode} tile is uint8 (H, W, {bands}), got {pixels.dtype} {pixels.shape}"
-        raise ValueError(msg)
+    pixels = as_tile(pixels, mode, _bands(mode))
     h, w = pixels.shape[:2]
     if not (1 <= h <= 16383 and 1 <= w <= 16383):
         msg = f"a {NAME} tile is 1..16383 pixels a side, got {w}x{h}"
-        raise ValueError(msg)
-    if mode == "1" and pixels.max(initial=0) > 1:
-        msg = "a mode-1 tile holds 0 and 1 (np.asarray of the image, as uint8)"
         raise ValueError(msg)
     return np.ascontiguousarray(pixels)
 

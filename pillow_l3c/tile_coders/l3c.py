@@ -22,7 +22,7 @@ from pillow_l3c._constants import (
     SAMPLE_LEVELS,
     WEIGHT_BITS,
 )
-from pillow_l3c.tile_coders.base import LEARNED, EncodeOptions, Method, pixel_checksums
+from pillow_l3c.tile_coders.base import EncodeOptions, LearnedCoder, pixel_checksums
 from pillow_l3c.tile_coders.layers import LAYERS, Layer
 
 if TYPE_CHECKING:
@@ -33,15 +33,8 @@ if TYPE_CHECKING:
 PAD_MULTIPLE = 8  # three stride-2 scales
 
 
-class L3cCoder:
+class L3cCoder(LearnedCoder):
     """A tile through an L3C model: a hierarchy of learned latents, then the pixels."""
-
-    def __init__(self, model: LoadedModel) -> None:
-        self.model = model
-
-    @property
-    def method(self) -> Method:
-        return Method(LEARNED, self.model.model_id)
 
     def stream_count(self, mode: str, height: int, width: int) -> int:
         return sum(self.model.scales + len(layer.coded) for layer in LAYERS[mode])

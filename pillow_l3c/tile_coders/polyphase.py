@@ -32,7 +32,7 @@ from pillow_l3c._constants import (
     STORED_STREAM,
 )
 from pillow_l3c.errors import CorruptStreamError
-from pillow_l3c.tile_coders.base import LEARNED, EncodeOptions, Method
+from pillow_l3c.tile_coders.base import EncodeOptions, LearnedCoder
 from pillow_l3c.tile_coders.layers import LAYERS
 
 if TYPE_CHECKING:
@@ -46,20 +46,13 @@ MIN_SIDE = POLYPHASE_MIN_SIDE  # the model stores it too: _model checks they agr
 FIRST_TRY = (0, -6, -3, 3, 6)  # then the best's neighbours within 2
 
 
-class PolyphaseCoder:
+class PolyphaseCoder(LearnedCoder):
     """A tile through a polyphase model, layer by layer (``layers.LAYERS``).
 
     Its checksums are one CRC-32 per scale of the tile's pyramid, coarsest first (the
     pixels [::2^k, ::2^k] for k = S .. 0), so that a decode of the coarse scales alone
     is verified too; the last covers every pixel.
     """
-
-    def __init__(self, model: LoadedModel) -> None:
-        self.model = model
-
-    @property
-    def method(self) -> Method:
-        return Method(LEARNED, self.model.model_id)
 
     def stream_count(self, mode: str, height: int, width: int) -> int:
         return sum(stream_count(len(layer.coded), height, width) for layer in LAYERS[mode])
