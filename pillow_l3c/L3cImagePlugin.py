@@ -20,6 +20,7 @@ from pillow_l3c._metadata import Metadata, warn_not_kept
 from pillow_l3c.errors import CorruptStreamError, L3cError
 
 FORMAT = "L3C"
+MAX_DRAFT_LEVEL = 9  # a 512 tile's pyramid ends at 8 pixels or more: 1/512 is plenty
 MIME = "image/x-l3c"
 EXTENSION = ".l3c"
 
@@ -77,7 +78,9 @@ class L3cImageFile(ImageFile.ImageFile):
             header, metadata = _codec.read_header(self.fp)
             self._l3c_metadata = Metadata.from_sections(metadata)
             if header.mode == "P":
-                self.palette = ImagePalette.raw(*_palette.palette(metadata[_format.PALETTE_TAG]))
+                palette_mode, entries = _palette.palette(metadata[_format.PALETTE_TAG])
+                self.palette = ImagePalette.ImagePalette(palette_mode, entries)
+                self.palette.dirty = 1  # Pillow hands it to the image core on load
                 if _format.TRANSPARENCY_TAG in metadata:
                     trns = _palette.transparency(metadata[_format.TRANSPARENCY_TAG])
                     self.info["transparency"] = trns
@@ -93,7 +96,8 @@ class L3cImageFile(ImageFile.ImageFile):
         self.info["model_id"] = header.model_id.hex()
         self.info["l3c_version"] = header.version
         self.info["l3c_tile_size"] = header.tile_size
-        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), header)]
+        self._l3c_header, self._l3c_level = header, 0
+        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), self.fp.tell(), (header, 0))]
 
     @property
     def text(self) -> dict[str, str]:
@@ -135,6 +139,35 @@ class L3cImageFile(ImageFile.ImageFile):
         """
         return self.fp.read(read_bytes)
 
+    def draft(
+        self, mode: str | None, size: tuple[int, int] | None
+    ) -> tuple[str, tuple[int, int, int, int]] | None:
+        """Decode at a pyramid level no smaller than ``size``, as JPEG's draft does.
+
+        Level k holds the pixels [::2^k, ::2^k], 1/2^k of the image's width and
+        height; the largest k whose image still covers ``size`` is chosen (k <= 9).
+        Polyphase tiles of format 3 decode only their coarse scales, checked by their
+        per-scale checksums (a thumbnail of a 24 MP photo takes a small part of a full
+        decode); other tiles are decoded whole, one at a time, and decimated. The
+        pixels are decimated, not filtered: ``thumbnail`` then resizes them, as it
+        resizes a JPEG draft. The mode is never changed. Returns ``(mode, box)`` as
+        Pillow's JPEG plugin does, or None once the image is loaded.
+        """
+        if not self.tile or size is None:
+            return None
+        header = self._l3c_header
+        scale = min(header.width // max(1, size[0]), header.height // max(1, size[1]))
+        level = min(max(scale, 1).bit_length() - 1, MAX_DRAFT_LEVEL)
+        self._l3c_level = level
+        self._size = (
+            _codec.level_size(header.width, level),
+            _codec.level_size(header.height, level),
+        )
+        offset = self.tile[0].offset
+        self.tile = [ImageFile._Tile("l3c", (0, 0, *self.size), offset, (header, level))]
+        box = (0, 0, header.width / (1 << level), header.height / (1 << level))
+        return self.mode, box  # type: ignore[return-value]
+
     def crop(self, box: tuple[float, float, float, float] | None = None) -> Image.Image:
         """Before the image is loaded, decode only the tiles that cover ``box``.
 
@@ -145,6 +178,8 @@ class L3cImageFile(ImageFile.ImageFile):
         inverted box), this is Pillow's crop.
         """
         if box is None or not self.tile or box == (0, 0, *self.size) or self.fp is None:
+            return super().crop(box)
+        if self._l3c_level:  # a draft: the region reader works at full size
             return super().crop(box)
         if box[2] < box[0] or box[3] < box[1]:
             return super().crop(box)  # raises Pillow's ValueError
@@ -181,7 +216,7 @@ class L3cDecoder(ImageFile.PyDecoder):
                 "fed bytes; open the file with Image.open"
             )
             raise L3cError(msg)
-        header = self.args[0]
+        header, level = self.args
         with _as_pillow_truncation():
             # Pillow passes no options to load(): pillow_l3c.configure() sets these.
             pixels = _codec.decode_tiles(
@@ -190,6 +225,7 @@ class L3cDecoder(ImageFile.PyDecoder):
                 _settings.decoding.device,
                 _settings.decoding.workers,
                 keep_truncated=ImageFile.LOAD_TRUNCATED_IMAGES,
+                level=level,
             )
         # With LOAD_TRUNCATED_IMAGES, the tiles past the cut stay black, as Pillow
         # leaves the missing part of other formats.

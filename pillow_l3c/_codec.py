@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any, BinaryIO
@@ -485,14 +486,21 @@ class TileCoders:
         return self._coders[index]
 
 
+def level_size(size: int, level: int) -> int:
+    """How many of ``size`` pixels a row or column keeps at pyramid level ``level``."""
+    return -(-size // (1 << level))
+
+
 def decode_tiles(
     header: Header,
     fp: BinaryIO,
     device: str | None = None,
     workers: int | None = None,
     keep_truncated: bool = False,
+    level: int = 0,
 ) -> np.ndarray:
-    """Pixels (H, W, bands) uint8 of the tiles that follow the leading sections.
+    """Pixels (H, W, bands) uint8 of the tiles that follow the leading sections, or at
+    pyramid ``level`` k the image's pixels [::2^k, ::2^k] (``decode_tile_payload``).
 
     A file that ends early raises TruncatedFileError (before the pixels are allocated
     when ``fp`` can tell its length), unless ``keep_truncated``: then the tiles before
@@ -503,7 +511,8 @@ def decode_tiles(
     coders = TileCoders(header, device)
     if not keep_truncated:
         _check_length(header, fp, coders)
-    out = np.zeros((header.height, header.width, header.planes), dtype=np.uint8)
+    height, width = level_size(header.height, level), level_size(header.width, level)
+    out = np.zeros((height, width, header.planes), dtype=np.uint8)
 
     def payloads() -> Iterator[tuple[Tile, bytes]]:
         for tile in header.tiles():
@@ -517,8 +526,9 @@ def decode_tiles(
 
     workers = min(workers or default_workers(device), header.tile_count())
     jobs = payloads()
-    for tile, pixels in decode_tile_list(header, jobs, device, workers, False, coders):
-        out[tile.top : tile.top + tile.height, tile.left : tile.left + tile.width] = pixels
+    for tile, pixels in decode_tile_list(header, jobs, device, workers, False, coders, level):
+        top, left = tile.top >> level, tile.left >> level  # tiles start at multiples of 2^k
+        out[top : top + pixels.shape[0], left : left + pixels.shape[1]] = pixels
     return out
 
 
@@ -529,6 +539,7 @@ def decode_tile_list(
     workers: int | None = None,
     check_limit: bool = True,
     coders: TileCoders | None = None,
+    level: int = 0,
 ) -> Iterator[tuple[Tile, np.ndarray]]:
     """(tile, pixels) for each (tile, payload) of ``jobs``, in order, decoded on
     ``workers`` threads, at most twice as many in flight: the whole image
@@ -540,7 +551,7 @@ def decode_tile_list(
     coders = coders or TileCoders(header, device)
 
     def decode_tile(job: tuple[Tile, bytes]) -> tuple[Tile, np.ndarray]:
-        return job[0], decode_tile_payload(header, coders, *job)
+        return job[0], decode_tile_payload(header, coders, *job, level=level)
 
     context, worker = _torch_contexts(any(m.kind != CLASSICAL_KIND for m in header.methods))
     with context:
@@ -548,10 +559,15 @@ def decode_tile_list(
 
 
 def decode_tile_payload(
-    header: Header, coders: TileCoders, tile: Tile, payload: bytes
+    header: Header, coders: TileCoders, tile: Tile, payload: bytes, level: int = 0
 ) -> np.ndarray:
     """The pixels (h, w, bands) of one tile section's payload, checked against the
-    checksums the encoder stored: a damaged tile raises, it never yields wrong pixels."""
+    checksums the encoder stored: a damaged tile raises, it never yields wrong pixels.
+
+    At ``level`` k > 0, the tile's pixels [::2^k, ::2^k]: a coder that holds its tile
+    as a pyramid (``decode_levels``) decodes only the scales down to k and checks them
+    by that scale's checksum (format 3 stores one per scale); any other tile is decoded
+    whole, checked and decimated, one tile at a time."""
     if header.version == 2:
         coder = coders.get(0)
         streams = coder.stream_count(header.mode, tile.height, tile.width)
@@ -563,9 +579,23 @@ def decode_tile_payload(
         if len(content.streams) != want:
             msg = f"L3C tile {tile.index} has {len(content.streams)} streams, expected {want}"
             raise CorruptStreamError(msg)
+    decode_levels = getattr(coder, "decode_levels", None)
+    if level and header.version >= 3 and decode_levels is not None:
+        pixels, got = decode_levels(content.streams, header.mode, tile.height, tile.width, level)
+        scales = len(content.checksums) - 1  # one checksum per scale, coarsest first
+        if (
+            got > scales
+            or zlib.crc32(np.ascontiguousarray(pixels).tobytes())
+            != (content.checksums[scales - got])
+        ):
+            msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
+            raise CorruptStreamError(msg)
+        step = 1 << (level - got)  # a tile with fewer scales than asked: decimate the rest
+        return pixels[::step, ::step]
     pixels = coder.decode_tile(content.streams, header.mode, tile.height, tile.width)
     expected = pixel_checksums(pixels) if header.version == 2 else coder.checksums(pixels)
     if tuple(expected) != content.checksums:
         msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
         raise CorruptStreamError(msg)
-    return pixels
+    step = 1 << level
+    return pixels[::step, ::step] if level else pixels

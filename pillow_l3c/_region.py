@@ -97,26 +97,29 @@ class TileReader:
         workers: int | None = None,
         check_limit: bool = True,
         keep_truncated: bool = False,
+        level: int = 0,
     ) -> np.ndarray:
         """Pixels (rows, columns, bands) uint8 of ``box``; where it reaches past the
         image, zeros (as Pillow's crop fills). A tile that a truncated file lacks raises
         TruncatedFileError, or with ``keep_truncated`` stays zeros (Pillow's
-        LOAD_TRUNCATED_IMAGES)."""
+        LOAD_TRUNCATED_IMAGES). At pyramid ``level`` k, ``box`` is in the coordinates
+        of the image's pixels [::2^k, ::2^k], and only those are decoded."""
         x0, y0, x1, y1 = box
         out = np.zeros((y1 - y0, x1 - x0, self.header.planes), dtype=np.uint8)
-        tiles = self.covering(box)
+        tiles = self.covering((x0 << level, y0 << level, x1 << level, y1 << level))
         if keep_truncated:
             present = self.tiles_present()
             tiles = [tile for tile in tiles if tile.index < present]
         jobs = ((tile, self.payload(tile)) for tile in tiles)
         workers = min(workers or _codec.default_workers(device), max(1, len(tiles)))
         for tile, pixels in _codec.decode_tile_list(
-            self.header, jobs, device, workers, check_limit
+            self.header, jobs, device, workers, check_limit, level=level
         ):
-            top, left = max(y0, tile.top), max(x0, tile.left)
-            bottom = min(y1, tile.top + tile.height)
-            right = min(x1, tile.left + tile.width)
+            tile_top, tile_left = tile.top >> level, tile.left >> level
+            top, left = max(y0, tile_top), max(x0, tile_left)
+            bottom = min(y1, tile_top + pixels.shape[0])
+            right = min(x1, tile_left + pixels.shape[1])
             out[top - y0 : bottom - y0, left - x0 : right - x0] = pixels[
-                top - tile.top : bottom - tile.top, left - tile.left : right - tile.left
+                top - tile_top : bottom - tile_top, left - tile_left : right - tile_left
             ]
         return out

@@ -73,11 +73,18 @@ class _TileSource:
     It holds only the URL and options, so it pickles to any worker.
     """
 
-    def __init__(self, urlpath: str, storage_options: dict[str, Any], device: str | None) -> None:
+    def __init__(
+        self, urlpath: str, storage_options: dict[str, Any], device: str | None, level: int = 0
+    ) -> None:
         self.urlpath, self.storage_options, self.device = urlpath, storage_options, device
+        self.level = level
         self.version = _version(urlpath, storage_options)
         self.header = header = self._reader().header
-        self.shape: tuple[int, ...] = (header.height, header.width) + (
+        height, width = (
+            _codec.level_size(header.height, level),
+            _codec.level_size(header.width, level),
+        )
+        self.shape: tuple[int, ...] = (height, width) + (
             (header.planes,) if header.planes > 1 else ()
         )
         self.dtype = np.dtype(np.uint8)
@@ -90,7 +97,9 @@ class _TileSource:
         rows, cols = key[0], key[1]
         y0, y1, _ = rows.indices(self.shape[0])
         x0, x1, _ = cols.indices(self.shape[1])
-        pixels = self._reader().read((x0, y0, x1, y1), self.device, workers=1, check_limit=False)
+        pixels = self._reader().read(
+            (x0, y0, x1, y1), self.device, workers=1, check_limit=False, level=self.level
+        )
         if self.ndim == 2:
             return pixels[:, :, 0]
         return pixels[:, :, key[2]] if len(key) > 2 else pixels
@@ -100,26 +109,33 @@ def open_array(
     urlpath: str,
     device: str | None = None,
     storage_options: dict[str, Any] | None = None,
+    level: int = 0,
 ) -> Any:
     """The pixels of the .l3c file at ``urlpath`` (a path or fsspec URL), lazily.
 
     A ``dask.array.Array`` of uint8, (height, width) for grey, else (height, width,
     bands), one chunk per tile. Nothing is decoded until a chunk is computed.
     Pillow's decompression-bomb limit does not apply: memory is bounded by the chunks
-    a computation holds, not by the image.
+    a computation holds, not by the image. ``level`` k opens pyramid level k, the
+    pixels [::2^k, ::2^k] (decimated, not filtered), as viewers of multiscale
+    pyramids (napari) take them: ``[open_array(url, level=k) for k in range(4)]``;
+    polyphase tiles decode only their coarse scales for it.
     """
     da = require("dask.array", extra="dask")
-    source = _TileSource(urlpath, storage_options or {}, device)
+    if not isinstance(level, int) or not 0 <= level <= MAX_LEVEL:
+        msg = f"level must be an int from 0 to {MAX_LEVEL}, got {level!r}"
+        raise ValueError(msg)
+    source = _TileSource(urlpath, storage_options or {}, device, level)
     header = source.header
     _codec.check_tile_limit(header)  # this process's limit; the workers trust it
     chunks: list[tuple[int, ...]] = [
-        tuple(header.tile(r, 0).height for r in range(header.rows)),
-        tuple(header.tile(0, c).width for c in range(header.columns)),
+        tuple(_codec.level_size(header.tile(r, 0).height, level) for r in range(header.rows)),
+        tuple(_codec.level_size(header.tile(0, c).width, level) for c in range(header.columns)),
     ]
     if source.ndim == 3:
         chunks.append((header.planes,))
     options = repr(sorted(source.storage_options.items()))
-    name = "l3c-" + da.core.tokenize(urlpath, options, source.version)
+    name = "l3c-" + da.core.tokenize(urlpath, options, source.version, level)
     return da.from_array(
         source,
         chunks=tuple(chunks),
@@ -132,6 +148,7 @@ def open_array(
 
 
 MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+MAX_LEVEL = 9
 
 
 def _choices(arr: Any, mode: str, options: _codec.EncodeOptions) -> list[str]:

@@ -200,3 +200,19 @@ def test_a_palette_transparency_is_kept_not_warned_about() -> None:
         warnings.simplefilter("error", MetadataNotKeptWarning)
         data = _saved(src)
     assert _reopened(data).info["transparency"] == src.info["transparency"]
+
+
+@pytest.mark.parametrize("entries", [0, 1, 5, 256])
+def test_rgba_palettes_of_any_length(entries: int) -> None:
+    """Found by the fuzzer: an RGBA palette (or an empty one) failed at load with
+    Pillow's "unrecognized raw mode"."""
+    image = Image.new("P", (8, 6), 0)
+    rgba = bytes(range(256)) * 4
+    image.putpalette(rgba[: 4 * entries], "RGBA")
+    if entries:
+        image.putpixel((2, 3), entries - 1)
+    im = _reopened(_saved(image))
+    assert im.tobytes() == image.tobytes()
+    assert im.palette.mode == image.palette.mode
+    assert im.getpalette("RGBA") == image.getpalette("RGBA")
+    assert im.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()

@@ -81,6 +81,27 @@ class PolyphaseCoder(LearnedCoder):
         steps = [1 << k for k in range(scale_count(*pixels.shape[:2]), -1, -1)]
         return [zlib.crc32(np.ascontiguousarray(pixels[::s, ::s]).tobytes()) for s in steps]
 
+    def decode_levels(
+        self, streams: list[bytes], mode: str, height: int, width: int, level: int
+    ) -> tuple[np.ndarray, int]:
+        """The tile's pixels [::2^j, ::2^j] and j = min(level, the tile's scales): the
+        coarse scales alone, a fraction 4^-j of the work (``Image.draft``). The caller
+        checks them against ``checksums``' entry for scale j and decimates the rest."""
+        from pillow_l3c import _format
+
+        got = min(level, scale_count(height, width))
+        step = 1 << got
+        hj, wj = -(-height // step), -(-width // step)
+        pixels = np.empty((hj, wj, _format.MODES[mode][1]), dtype=np.uint8)
+        for layer in LAYERS[mode]:
+            count = stream_count(len(layer.coded), height, width)
+            view = decode_layer(self.model, streams[:count], height, width, len(layer.coded), got)
+            for k in range(len(layer.coded)):
+                channel = self.model.order[k]
+                pixels[:, :, layer.view[channel]] = view[:, :, channel]
+            streams = streams[count:]
+        return pixels, got
+
 
 def scale_count(height: int, width: int) -> int:
     """How many times a tile is split before its coarsest scale (as the model does)."""
@@ -209,10 +230,17 @@ def encode_layer(
 
 
 def decode_layer(
-    model: LoadedModel, streams: list[bytes], height: int, width: int, planes: int
+    model: LoadedModel,
+    streams: list[bytes],
+    height: int,
+    width: int,
+    planes: int,
+    level: int = 0,
 ) -> np.ndarray:
     """The (height, width, 3) view of one layer from its streams; channels that are
-    not coded (a grey band's) repeat the coded one."""
+    not coded (a grey band's) repeat the coded one. ``level`` k > 0 stops at the
+    pyramid's scale k, the view's pixels [::2^k, ::2^k] (or at the coarsest scale, if
+    the tile has fewer): only the streams of the scales above it are decoded."""
     import torch
 
     from pillow_l3c import _coder
@@ -229,6 +257,8 @@ def decode_layer(
     for k in range(planes):
         _set_plane(x, top[k * hs * ws : (k + 1) * hs * ws], order, k, planes)
     for s in range(len(sizes) - 2, -1, -1):
+        if s + 1 <= level:  # x is scale s + 1 already: as coarse as asked
+            break
         h, w = sizes[s]
         a = x
         b = torch.zeros((1, 3, h // 2, w // 2), dtype=torch.int64, device=dev)
