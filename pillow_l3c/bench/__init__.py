@@ -42,7 +42,7 @@ from PIL import Image
 from pillow_l3c._bench_args import BASELINES, add_arguments, codec_labels, default_codecs
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c.bench import child
-from pillow_l3c.bench.codecs import codec_functions, unavailable_reason
+from pillow_l3c.bench.codecs import baseline_threads, codec_functions, unavailable_reason
 from pillow_l3c.bench.jobs import Result, measure
 from pillow_l3c.bench.report import (
     json_report,
@@ -160,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     total_mp = sum(h * w for _, _, _, (h, w) in loaded) / 1e6
     print(
         f"{ok_images} image(s), {total_mp:.2f} MP, from {folder}; L3C on {args.device}; "
+        f"every codec given {baseline_threads()} threads (PNG and WebP decoding take one); "
         f"times are the best of {args.repeat}; +MiB is the peak over the child's baseline"
     )
     print(summary_table(summary))

@@ -63,25 +63,40 @@ def codec_functions(name: str, device: str | None = None) -> tuple[Encoder, Deco
         return png_encode, png_decode
     import imagecodecs
 
+    # Every baseline gets the threads L3C gets (one per core): imagecodecs runs libjxl,
+    # libwebp's encoder and OpenJPEG with one thread unless told, which would compare
+    # our cores with their one. libwebp's decoder and Pillow's PNG take no thread count.
+    threads = baseline_threads()
     if name == "webp":
         # level 100 with method 6 is libwebp's slowest, smallest lossless setting (cwebp -z 9)
         return (
-            lambda a: imagecodecs.webp_encode(a, level=100, lossless=True, method=6),
+            lambda a: imagecodecs.webp_encode(
+                a, level=100, lossless=True, method=6, numthreads=threads
+            ),
             imagecodecs.webp_decode,
         )
     if name == "jpeg2000":
         return (
-            lambda a: imagecodecs.jpeg2k_encode(a, reversible=True, mct=True),
-            imagecodecs.jpeg2k_decode,
+            lambda a: imagecodecs.jpeg2k_encode(a, reversible=True, mct=True, numthreads=threads),
+            lambda data: imagecodecs.jpeg2k_decode(data, numthreads=threads),
         )
     if name in ("jxl-e7", "jxl-e9"):
         effort = int(name[-1])
         return (
-            lambda a: imagecodecs.jpegxl_encode(a, lossless=True, effort=effort),
-            imagecodecs.jpegxl_decode,
+            lambda a: imagecodecs.jpegxl_encode(
+                a, lossless=True, effort=effort, numthreads=threads
+            ),
+            lambda data: imagecodecs.jpegxl_decode(data, numthreads=threads),
         )
     msg = f"unknown codec {name!r}"
     raise ValueError(msg)
+
+
+def baseline_threads() -> int:
+    """The threads every codec of a run gets: L3C's default, one per core."""
+    from pillow_l3c._threads import default_workers
+
+    return default_workers()
 
 
 def tiny_image() -> np.ndarray:

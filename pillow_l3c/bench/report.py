@@ -23,6 +23,12 @@ from pillow_l3c._bench_args import codec_labels
 from pillow_l3c.bench.jobs import Result
 
 
+def _threads() -> int:
+    from pillow_l3c.bench.codecs import baseline_threads
+
+    return baseline_threads()
+
+
 def summarize(results: Sequence[Result], codecs: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per codec aggregates over its exact results; ratios against PNG on shared images."""
     good = {c: {r.image: r for r in results if r.codec == c and r.ok} for c in codecs}
@@ -226,6 +232,7 @@ def json_report(
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
+        "threads_per_codec": _threads(),
         "pillow": Image.__version__,
         "numpy": np.__version__,
     }
