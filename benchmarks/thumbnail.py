@@ -74,8 +74,8 @@ def main() -> None:
         im.thumbnail((256, 256))
         drafted = im.copy()
     thumb_s = time.perf_counter() - start
-    with Image.open(cached) as im:
-        level = im.draft(None, (512, 512 * SIZE[1] // SIZE[0]))
+    with Image.open(cached) as im:  # what thumbnail asks: its size times reducing_gap 2
+        level = im.draft(None, (512, 512))
     step = round(SIZE[0] / level[1][2]) if level else 1
 
     from_full = full.copy()
