@@ -401,6 +401,9 @@ def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
     if header.mode != "P" and (has_palette or _format.TRANSPARENCY_TAG in sections):
         msg = f"L3C file of mode {header.mode} has a palette section"
         raise CorruptStreamError(msg)
+    if header.mode in CLASSICAL_ONLY and any(m.kind != CLASSICAL_KIND for m in header.methods):
+        msg = f"L3C file of mode {header.mode} lists a learned model, which codes no such tile"
+        raise CorruptStreamError(msg)
 
 
 def decode(

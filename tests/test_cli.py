@@ -166,7 +166,9 @@ def test_crop_decodes_a_region(
     monkeypatch.setattr(
         _codec,
         "decode_tile_payload",
-        lambda m, mode, tile, payload: decoded.append(tile.index) or real(m, mode, tile, payload),
+        lambda h, coders, tile, payload, level=0: (
+            decoded.append(tile.index) or real(h, coders, tile, payload, level)
+        ),
     )
     out = tmp_path / "part.png"
     assert main(["crop", str(tmp_path / "s.l3c"), "70,10,130,60", "-o", str(out)]) == 0

@@ -216,3 +216,18 @@ def test_rgba_palettes_of_any_length(entries: int) -> None:
     assert im.palette.mode == image.palette.mode
     assert im.getpalette("RGBA") == image.getpalette("RGBA")
     assert im.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()
+
+
+def test_a_palette_file_naming_a_learned_model_is_corrupt(small_l3c: bytes) -> None:
+    """Found by the fuzzer: a bilevel or P header with a learned method reached the
+    model's stream count with a mode it has no layers for (a KeyError)."""
+    import zlib
+
+    data = bytearray(small_l3c)
+    data[_format.HEADER_FIELDS["mode"]] = bytes([_format.MODES["1"][0]])
+    size = _format.header_size(bytes(data))
+    data[size - 4 : size] = zlib.crc32(bytes(data[: size - 4])).to_bytes(4, "big")
+    with pytest.raises(pillow_l3c.CorruptStreamError, match="mode 1 lists a learned model"):
+        pillow_l3c.decode(bytes(data))
+    with pytest.raises(OSError, match=r"cannot identify|mode 1 lists a learned model"):
+        Image.open(io.BytesIO(bytes(data))).load()

@@ -25,9 +25,9 @@ def decoded(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     seen: list[int] = []
     real = _codec.decode_tile_payload
 
-    def spy(model, mode, tile, payload):
+    def spy(header, coders, tile, payload, level=0):
         seen.append(tile.index)
-        return real(model, mode, tile, payload)
+        return real(header, coders, tile, payload, level)
 
     monkeypatch.setattr(_codec, "decode_tile_payload", spy)
     return seen
