@@ -77,7 +77,13 @@ class L3cImageFile(ImageFile.ImageFile):
             header, metadata = _codec.read_header(self.fp)
             self._l3c_metadata = Metadata.from_sections(metadata)
             if header.mode == "P":
-                self.palette = ImagePalette.raw(*_palette.palette(metadata[_format.PALETTE_TAG]))
+                mode, entries = _palette.palette(metadata[_format.PALETTE_TAG])
+                self.palette = ImagePalette.raw(mode, entries)
+                # raw() says "RGB" whatever its rawmode; Pillow's load realizes the
+                # palette as palette.mode from rawmode, and RGB from RGBA is no such pair
+                # ("unrecognized raw mode"): an RGBA palette is an RGBA palette, as
+                # Image.putpalette(data, "RGBA") sets it.
+                self.palette.mode = mode
                 if _format.TRANSPARENCY_TAG in metadata:
                     trns = _palette.transparency(metadata[_format.TRANSPARENCY_TAG])
                     self.info["transparency"] = trns

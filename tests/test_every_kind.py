@@ -57,6 +57,19 @@ def test_a_palette_with_one_transparent_index() -> None:
     assert im.getpalette()[:48] == list(range(48))
 
 
+def test_a_palette_of_rgba_entries_loads_with_its_alphas() -> None:
+    image = Image.new("P", (20, 12), 1)
+    image.paste(3, (2, 2, 9, 7))
+    image.putpalette(bytes(range(16)), "RGBA")  # 4 entries, alpha in each
+    im = _reopened(_saved(image))
+    assert im.tobytes() == image.tobytes()
+    assert im.palette.mode == "RGBA"
+    assert im.getpalette("RGBA") == image.getpalette("RGBA")
+    assert im.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()
+    crop = Image.open(io.BytesIO(_saved(image))).crop((1, 1, 10, 8))
+    assert crop.convert("RGBA").tobytes() == image.crop((1, 1, 10, 8)).convert("RGBA").tobytes()
+
+
 def test_a_bilevel_image_is_stored_exactly() -> None:
     rng = np.random.default_rng(3)
     bits = rng.random((37, 53)) > 0.7
