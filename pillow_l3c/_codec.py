@@ -481,7 +481,14 @@ class TileCoders:
                 count = len(self.header.methods)
                 msg = f"L3C tile names coding method {index}; the file lists {count}"
                 raise CorruptStreamError(msg)
-            self._coders[index] = _coder(self.header.methods[index], self.device)
+            method = self.header.methods[index]
+            if self.header.mode in CLASSICAL_ONLY and method.kind != CLASSICAL_KIND:
+                # The learned coders have no layers for these modes (a KeyError deep in
+                # them): a file that says otherwise is damaged, not a bug of theirs.
+                mode = self.header.mode
+                msg = f"L3C tile names a learned model; no learned model codes mode {mode}"
+                raise CorruptStreamError(msg)
+            self._coders[index] = _coder(method, self.device)
         return self._coders[index]
 
 

@@ -178,6 +178,21 @@ def test_a_tile_naming_a_method_the_file_lacks_is_corrupt(small_l3c: bytes) -> N
         pillow_l3c.decode(bytes(data))
 
 
+@pytest.mark.parametrize("mode", ["P", "1"])
+def test_a_learned_tile_in_a_palette_or_bilevel_file_is_corrupt(
+    small_l3c: bytes, mode: str
+) -> None:
+    model = _format.parse_header(small_l3c).methods[0]
+    sections = [(_format.PALETTE_TAG, bytes(4))] if mode == "P" else []
+    header = _format.Header(8, 8, mode, 8, len(sections), (model,))
+    tile = _format.pack_section(_format.TILE_TAG, _format.pack_tile(0, [0], [b"x"] * 3))
+    data = header.pack() + b"".join(_format.pack_section(*s) for s in sections) + tile
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=f"no learned model codes mode {mode}"):
+        pillow_l3c.decode(data)
+    with pytest.raises(pillow_l3c.CorruptStreamError, match="no learned model codes"):
+        Image.open(io.BytesIO(data)).load()
+
+
 def test_unknown_classical_coders_are_named() -> None:
     from pillow_l3c.tile_coders.base import Method
 
