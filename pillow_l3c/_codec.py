@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from pillow_l3c import _format, _model, _settings
+from pillow_l3c import _format, _model, _palette, _settings
 from pillow_l3c._format import Header, Tile
 from pillow_l3c._threads import default_workers
 from pillow_l3c._threads import in_worker as _in_worker
@@ -392,7 +392,11 @@ def read_header(fp: BinaryIO) -> tuple[Header, dict[bytes, bytes]]:
 
 
 def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
-    """A P image has its palette; no other mode has one (or a palette transparency)."""
+    """A P image has its palette; no other mode has one (or a palette transparency).
+
+    The palette and transparency are parsed here, once for every reader: a decode
+    that does not use them (``pillow_l3c.decode``, ``read_metadata``) must refuse a
+    damaged one as ``Image.open`` does, not return the indices of a broken file."""
     has_palette = _format.PALETTE_TAG in sections
     if header.mode == "P" and not has_palette:
         msg = "L3C file of mode P has no palette"
@@ -400,6 +404,10 @@ def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
     if header.mode != "P" and (has_palette or _format.TRANSPARENCY_TAG in sections):
         msg = f"L3C file of mode {header.mode} has a palette section"
         raise CorruptStreamError(msg)
+    if has_palette:
+        _palette.palette(sections[_format.PALETTE_TAG])
+    if _format.TRANSPARENCY_TAG in sections:
+        _palette.transparency(sections[_format.TRANSPARENCY_TAG])
 
 
 def decode(

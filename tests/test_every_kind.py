@@ -70,6 +70,55 @@ def test_a_palette_of_rgba_entries_loads_with_its_alphas() -> None:
     assert crop.convert("RGBA").tobytes() == image.crop((1, 1, 10, 8)).convert("RGBA").tobytes()
 
 
+def _palette_file(plte: bytes, trns: bytes | None = None) -> bytes:
+    """A 5x6 P file of one classical tile, with these PLTE and TRNS payloads."""
+    from pillow_l3c.tile_coders.classical import ClassicalCoder
+
+    coder, indices = ClassicalCoder(), np.zeros((6, 5, 1), np.uint8)
+    streams = coder.encode_tile(indices, "P", _codec.EncodeOptions())
+    sections = [(_format.PALETTE_TAG, plte)] + ([(_format.TRANSPARENCY_TAG, trns)] if trns else [])
+    header = _format.Header(5, 6, "P", 8, len(sections), (coder.method,))
+    tile = _format.pack_tile(0, coder.checksums(indices), streams)
+    return (
+        header.pack()
+        + b"".join(_format.pack_section(*s) for s in sections)
+        + _format.pack_section(_format.TILE_TAG, tile)
+    )
+
+
+@pytest.mark.parametrize(
+    ("plte", "trns"),
+    [
+        (b"\0" + bytes(3 * 257), None),  # 257 entries
+        (b"\1" + bytes(6), None),  # RGBA entries of 4 bytes, 6 bytes
+        (b"\2" + bytes(3), None),  # an unknown palette mode
+        (b"\0" + bytes(12), b"\0\1\x2c"),  # transparent index 300: no index is
+        (b"\0" + bytes(12), b"\2"),  # an unknown kind of transparency
+    ],
+    ids=["257-entries", "rgba-6-bytes", "palette-mode-2", "index-300", "trns-kind-2"],
+)
+def test_a_damaged_palette_or_transparency_is_corrupt_on_every_path(
+    plte: bytes, trns: bytes | None
+) -> None:
+    data = _palette_file(plte, trns)
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=r"L3C (palette|transparency) section"):
+        pillow_l3c.decode(data)
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=r"L3C (palette|transparency) section"):
+        pillow_l3c.read_metadata(data)
+    with pytest.raises(OSError, match="cannot identify"):
+        Image.open(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("transparency", [-1, 256, bytes(257)])
+def test_a_transparency_no_reader_takes_is_refused_when_saving(
+    transparency: int | bytes,
+) -> None:
+    image = Image.new("P", (4, 4))
+    image.putpalette(bytes(12))
+    with pytest.raises(ValueError, match="transparency of a P image is an index from 0 to 255"):
+        _saved(image, transparency=transparency)
+
+
 def test_a_bilevel_image_is_stored_exactly() -> None:
     rng = np.random.default_rng(3)
     bits = rng.random((37, 53)) > 0.7
