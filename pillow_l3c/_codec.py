@@ -145,18 +145,31 @@ def _methods(choices: Iterable[str], learned: TileCoder | None) -> list[TileCode
     return coders
 
 
-def synthetic_tile_size(choices: list[str], options: EncodeOptions, asked: int | None) -> int:
+def synthetic_tile_size(
+    choices: list[str], options: EncodeOptions, asked: int | None, width: int, height: int
+) -> int:
     """The tile size of a file whose tiles were chosen at ``options.tile_size``.
 
     The asked one, else the default, except for an image all of whose tiles go to the
     classical coder: then the largest every decoder accepts (2048), since a classical
     coder finds its runs, palettes and copies across a whole screenshot and loses 17
-    to 35% of its gain in 512 tiles (benchmarks/classical_sizes.py).
+    to 35% of its gain in 512 tiles (benchmarks/classical_sizes.py). Where the user
+    lowered ``max_tile_pixels`` below that, the largest within it: a larger tile is a
+    file this process's own reader refuses (``file_head`` raises for it); never
+    smaller than the default, which is what any other image of the size gets.
     """
-    if asked is None and choices and all(c == CLASSICAL for c in choices):
-        return SYNTHETIC_TILE
     assert options.tile_size is not None
-    return options.tile_size
+    if asked is not None or not choices or any(c != CLASSICAL for c in choices):
+        return options.tile_size
+    limit = _settings.decoding.max_tile_pixels
+    tile = SYNTHETIC_TILE
+    while (
+        limit is not None
+        and tile > options.tile_size
+        and min(tile, height) * min(tile, width) > limit
+    ):
+        tile -= PAD_MULTIPLE
+    return max(tile, options.tile_size)
 
 
 def _tile_view(pixels: np.ndarray, tile: Tile) -> np.ndarray:
@@ -332,7 +345,7 @@ def write(
     options = replace(options, tile_size=asked or default_tile(mode, options))
     grid = Header(width, height, mode, options.tile_size, 0, ())
     choices = [choose(_tile_view(pixels, t), mode, options) for t in grid.tiles()]
-    tile_size = synthetic_tile_size(choices, options, asked)
+    tile_size = synthetic_tile_size(choices, options, asked, width, height)
     if tile_size != options.tile_size:
         options = replace(options, tile_size=tile_size)
         grid = Header(width, height, mode, tile_size, 0, ())

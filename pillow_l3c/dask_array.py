@@ -181,7 +181,7 @@ def to_l3c(
     # Every tile's coder is chosen first (as Image.save chooses them), since the header
     # lists the coders the tiles use: the source is computed twice, never held whole.
     choices = _choices(arr, mode, options)
-    t = _codec.synthetic_tile_size(choices, options, tile_size)
+    t = _codec.synthetic_tile_size(choices, options, tile_size, width, height)
     blocks = arr.rechunk((t, t, -1)).to_delayed()
     if t != options.tile_size:  # all classical: one grid of larger tiles, as write does
         options = replace(options, tile_size=t)

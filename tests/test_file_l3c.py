@@ -643,3 +643,17 @@ def test_large_tile_size_over_a_small_image_is_one_small_tile(
         pillow_l3c.decode(data)
     with pytest.raises(ValueError, match="tile_size 64 makes tiles of 4096 pixels, over the"):
         pillow_l3c.encode(np.zeros((100, 100, 3), np.uint8), tile_size=64)
+
+
+def test_a_synthetic_image_is_regridded_within_a_lowered_tile_limit(tile_limit: None) -> None:
+    """An all-classical image goes to tiles larger than the default, but never larger
+    than this process's decoders accept: the file the writer picks must open."""
+    white = Image.new("RGB", (1500, 1100), "white")
+    pillow_l3c.configure(max_tile_pixels=1024 * 1024)
+    out = io.BytesIO()
+    white.save(out, "L3C")
+    header = _format.parse_header(out.getvalue())
+    assert 512 < header.tile_size <= 1024
+    assert min(header.tile_size, 1100) * header.tile_size <= 1024 * 1024
+    with Image.open(out) as im:
+        assert im.tobytes() == white.tobytes()
