@@ -284,15 +284,17 @@ def code_tile(
     return min(tried, key=lambda t: t.size)
 
 
-def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
-    """LEARNED or CLASSICAL for one tile: ``choose``'s answer or, for a tile it is not
-    sure of, the coder that codes it shorter (a distributed writer's first pass)."""
+def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> tuple[str, str]:
+    """``choose``'s answer for one tile and what it resolves to, LEARNED or CLASSICAL:
+    the same, or for a tile it is not sure of (BOTH) the coder that codes it shorter
+    (a distributed writer's first pass). Both, since ``write`` decides its grid
+    (``synthetic_tile_size``) on the first, before it codes the unsure tiles."""
     pixels = _check_pixels(np.ascontiguousarray(pixels), mode)
     choice = choose(pixels, mode, options)
     if choice != BOTH:
-        return choice
+        return choice, choice
     with _one_torch_thread():
-        return _in_worker(lambda p: code_tile(p, mode, BOTH, options).kind)(pixels)
+        return choice, _in_worker(lambda p: code_tile(p, mode, BOTH, options).kind)(pixels)
 
 
 def encode_tile_section(
