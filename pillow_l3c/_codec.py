@@ -500,19 +500,24 @@ class TileCoders:
 
     def get(self, index: int) -> TileCoder:
         if index not in self._coders:
-            if index >= len(self.header.methods):
-                count = len(self.header.methods)
-                msg = f"L3C tile names coding method {index}; the file lists {count}"
-                raise CorruptStreamError(msg)
-            method = self.header.methods[index]
-            if self.header.mode in CLASSICAL_ONLY and method.kind != CLASSICAL_KIND:
-                # The learned coders have no layers for these modes (a KeyError deep in
-                # them): a file that says otherwise is damaged, not a bug of theirs.
-                mode = self.header.mode
-                msg = f"L3C tile names a learned model; no learned model codes mode {mode}"
-                raise CorruptStreamError(msg)
-            self._coders[index] = _coder(method, self.device)
+            self._coders[index] = _coder(tile_method(self.header, index), self.device)
         return self._coders[index]
+
+
+def tile_method(header: Header, index: int) -> Method:
+    """The method-table entry a tile's method ``index`` names, if the file may use it
+    there: what a reader can check of a tile without its coder (``Image.verify``)."""
+    if index >= len(header.methods):
+        count = len(header.methods)
+        msg = f"L3C tile names coding method {index}; the file lists {count}"
+        raise CorruptStreamError(msg)
+    method = header.methods[index]
+    if header.mode in CLASSICAL_ONLY and method.kind != CLASSICAL_KIND:
+        # The learned coders have no layers for these modes (a KeyError deep in them):
+        # a file that says otherwise is damaged, not a bug of theirs.
+        msg = f"L3C tile names a learned model; no learned model codes mode {header.mode}"
+        raise CorruptStreamError(msg)
+    return method
 
 
 def decode_tiles(

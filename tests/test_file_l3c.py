@@ -255,6 +255,24 @@ def test_verify_finds_a_damaged_tile(storm_l3c: bytes) -> None:
     assert str(raised.value) == "L3C section b'TILE' checksum mismatch (damaged file)"
 
 
+def test_verify_finds_a_tile_naming_a_method_the_file_lacks(small_l3c: bytes) -> None:
+    """A damaged method index whose section CRC was resealed: no checksum can see it,
+    and load() would refuse the file, so verify must too."""
+    import zlib
+
+    data = bytearray(small_l3c)
+    start = _format.header_size(small_l3c) + _format.SECTION_HEAD_BYTES
+    data[start] = 5  # the tile's method index: the table has one entry
+    data[-4:] = zlib.crc32(bytes(data[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
+    with (
+        Image.open(io.BytesIO(bytes(data))) as im,
+        pytest.raises(
+            pillow_l3c.CorruptStreamError, match="names coding method 5; the file lists 1"
+        ),
+    ):
+        im.verify()
+
+
 def test_verify_finds_a_damaged_metadata_section(small_photo: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 500)
