@@ -107,9 +107,10 @@ class L3cImageFile(ImageFile.ImageFile):
     def verify(self) -> None:
         """Check every section's CRC-32 and the tile count, without decoding.
 
-        Reads the metadata sections and one tile section per tile of the header,
-        then closes the file, as ``PngImageFile.verify`` does. Decoding would check
-        more (each tile's pixel CRC) but needs the model and torch; this reads the
+        Reads the metadata sections and one tile section per tile of the header (its
+        stream lengths and method index checked too), then closes the file, as
+        ``PngImageFile.verify`` does. Decoding would check more (each tile's pixel
+        CRC) but needs the model and torch; this reads the
         file once and raises what ``load()`` raises for the damage it finds:
         CorruptStreamError, or Pillow's "image file is truncated". Like Pillow's, it
         must be called directly after ``open``; to load, open the file again.
@@ -121,7 +122,10 @@ class L3cImageFile(ImageFile.ImageFile):
         with _as_pillow_truncation():
             header, _ = _codec.read_header(self.fp)  # the metadata sections too
             for _ in range(header.tile_count()):
-                _format.read_tile(self.fp)
+                payload = _format.read_tile(self.fp)
+                if header.version >= 3:  # its lengths and method index: no CRC covers
+                    content = _format.unpack_tile(payload)  # them against a resealed edit
+                    _codec.tile_method(header, content.method)
         # Bytes appended after the last tile are ignored, as load() ignores them; another
         # tile section there means the file is not what its header (and CRC) describes.
         if self.fp.read(_format.SECTION_HEAD_BYTES)[:4] == _format.TILE_TAG:

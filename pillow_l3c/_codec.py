@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from pillow_l3c import _format, _model, _settings
+from pillow_l3c import _format, _model, _palette, _settings
 from pillow_l3c._format import Header, Tile
 from pillow_l3c._threads import default_workers
 from pillow_l3c._threads import in_worker as _in_worker
@@ -146,18 +146,31 @@ def _methods(choices: Iterable[str], learned: TileCoder | None) -> list[TileCode
     return coders
 
 
-def synthetic_tile_size(choices: list[str], options: EncodeOptions, asked: int | None) -> int:
+def synthetic_tile_size(
+    choices: list[str], options: EncodeOptions, asked: int | None, width: int, height: int
+) -> int:
     """The tile size of a file whose tiles were chosen at ``options.tile_size``.
 
     The asked one, else the default, except for an image all of whose tiles go to the
     classical coder: then the largest every decoder accepts (2048), since a classical
     coder finds its runs, palettes and copies across a whole screenshot and loses 17
-    to 35% of its gain in 512 tiles (benchmarks/classical_sizes.py).
+    to 35% of its gain in 512 tiles (benchmarks/classical_sizes.py). Where the user
+    lowered ``max_tile_pixels`` below that, the largest within it: a larger tile is a
+    file this process's own reader refuses (``file_head`` raises for it); never
+    smaller than the default, which is what any other image of the size gets.
     """
-    if asked is None and choices and all(c == CLASSICAL for c in choices):
-        return SYNTHETIC_TILE
     assert options.tile_size is not None
-    return options.tile_size
+    if asked is not None or not choices or any(c != CLASSICAL for c in choices):
+        return options.tile_size
+    limit = _settings.decoding.max_tile_pixels
+    tile = SYNTHETIC_TILE
+    while (
+        limit is not None
+        and tile > options.tile_size
+        and min(tile, height) * min(tile, width) > limit
+    ):
+        tile -= PAD_MULTIPLE
+    return max(tile, options.tile_size)
 
 
 def _tile_view(pixels: np.ndarray, tile: Tile) -> np.ndarray:
@@ -272,15 +285,17 @@ def code_tile(
     return min(tried, key=lambda t: t.size)
 
 
-def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
-    """LEARNED or CLASSICAL for one tile: ``choose``'s answer or, for a tile it is not
-    sure of, the coder that codes it shorter (a distributed writer's first pass)."""
+def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> tuple[str, str]:
+    """``choose``'s answer for one tile and what it resolves to, LEARNED or CLASSICAL:
+    the same, or for a tile it is not sure of (BOTH) the coder that codes it shorter
+    (a distributed writer's first pass). Both, since ``write`` decides its grid
+    (``synthetic_tile_size``) on the first, before it codes the unsure tiles."""
     pixels = _check_pixels(np.ascontiguousarray(pixels), mode)
     choice = choose(pixels, mode, options)
     if choice != BOTH:
-        return choice
+        return choice, choice
     with _one_torch_thread():
-        return _in_worker(lambda p: code_tile(p, mode, BOTH, options).kind)(pixels)
+        return choice, _in_worker(lambda p: code_tile(p, mode, BOTH, options).kind)(pixels)
 
 
 def encode_tile_section(
@@ -333,7 +348,7 @@ def write(
     options = replace(options, tile_size=asked or default_tile(mode, options))
     grid = Header(width, height, mode, options.tile_size, 0, ())
     choices = [choose(_tile_view(pixels, t), mode, options) for t in grid.tiles()]
-    tile_size = synthetic_tile_size(choices, options, asked)
+    tile_size = synthetic_tile_size(choices, options, asked, width, height)
     if tile_size != options.tile_size:
         options = replace(options, tile_size=tile_size)
         grid = Header(width, height, mode, tile_size, 0, ())
@@ -393,7 +408,11 @@ def read_header(fp: BinaryIO) -> tuple[Header, dict[bytes, bytes]]:
 
 
 def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
-    """A P image has its palette; no other mode has one (or a palette transparency)."""
+    """A P image has its palette; no other mode has one (or a palette transparency).
+
+    The palette and transparency are parsed here, once for every reader: a decode
+    that does not use them (``pillow_l3c.decode``, ``read_metadata``) must refuse a
+    damaged one as ``Image.open`` does, not return the indices of a broken file."""
     has_palette = _format.PALETTE_TAG in sections
     if header.mode == "P" and not has_palette:
         msg = "L3C file of mode P has no palette"
@@ -404,6 +423,10 @@ def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
     if header.mode in CLASSICAL_ONLY and any(m.kind != CLASSICAL_KIND for m in header.methods):
         msg = f"L3C file of mode {header.mode} lists a learned model, which codes no such tile"
         raise CorruptStreamError(msg)
+    if has_palette:
+        _palette.palette(sections[_format.PALETTE_TAG])
+    if _format.TRANSPARENCY_TAG in sections:
+        _palette.transparency(sections[_format.TRANSPARENCY_TAG])
 
 
 def decode(
@@ -481,17 +504,29 @@ class TileCoders:
 
     def get(self, index: int) -> TileCoder:
         if index not in self._coders:
-            if index >= len(self.header.methods):
-                count = len(self.header.methods)
-                msg = f"L3C tile names coding method {index}; the file lists {count}"
-                raise CorruptStreamError(msg)
-            self._coders[index] = _coder(self.header.methods[index], self.device)
+            self._coders[index] = _coder(tile_method(self.header, index), self.device)
         return self._coders[index]
 
 
 def level_size(size: int, level: int) -> int:
     """How many of ``size`` pixels a row or column keeps at pyramid level ``level``."""
     return -(-size // (1 << level))
+
+
+def tile_method(header: Header, index: int) -> Method:
+    """The method-table entry a tile's method ``index`` names, if the file may use it
+    there: what a reader can check of a tile without its coder (``Image.verify``)."""
+    if index >= len(header.methods):
+        count = len(header.methods)
+        msg = f"L3C tile names coding method {index}; the file lists {count}"
+        raise CorruptStreamError(msg)
+    method = header.methods[index]
+    if header.mode in CLASSICAL_ONLY and method.kind != CLASSICAL_KIND:
+        # The learned coders have no layers for these modes (a KeyError deep in them):
+        # a file that says otherwise is damaged, not a bug of theirs.
+        msg = f"L3C tile names a learned model; no learned model codes mode {header.mode}"
+        raise CorruptStreamError(msg)
+    return method
 
 
 def decode_tiles(

@@ -17,7 +17,8 @@ from pillow_l3c.errors import CorruptStreamError
 PALETTE_MODES = {"RGB": 0, "RGBA": 1}
 _BYTES_PER_ENTRY = {"RGB": 3, "RGBA": 4}
 _INDEX, _ALPHAS = 0, 1
-_TRNS_INDEX = struct.Struct(">BH")
+_TRNS_INDEX = struct.Struct(">BH")  # room for 16 bits; an 8-bit index plane uses 0 .. 255
+MAX_INDEX = 255
 
 
 def sections(im: Any) -> dict[bytes, bytes]:
@@ -30,6 +31,13 @@ def sections(im: Any) -> dict[bytes, bytes]:
     data = bytes(im.getpalette(mode) or b"")
     out = {PALETTE_TAG: bytes([PALETTE_MODES[mode]]) + data}
     transparency = im.encoderinfo.get("transparency", im.info.get("transparency"))
+    if isinstance(transparency, int | bytes | bytearray) and not _fits(transparency):
+        # What ``transparency`` refuses on read: a file this writes must open.
+        msg = (
+            "transparency of a P image is an index from 0 to 255 or up to 256 alpha "
+            f"bytes, got {transparency if isinstance(transparency, int) else len(transparency)}"
+        )
+        raise ValueError(msg)
     if isinstance(transparency, int):
         out[TRANSPARENCY_TAG] = _TRNS_INDEX.pack(_INDEX, transparency)
     elif isinstance(transparency, bytes | bytearray):
@@ -38,6 +46,14 @@ def sections(im: Any) -> dict[bytes, bytes]:
         msg = f"transparency of a P image is an index or bytes, got {type(transparency).__name__}"
         raise TypeError(msg)
     return out
+
+
+def _fits(transparency: int | bytes | bytearray) -> bool:
+    """Whether a transparency names a palette entry (an index) or alphas for at most
+    all 256 of them: an index plane has no other."""
+    if isinstance(transparency, int):
+        return 0 <= transparency <= MAX_INDEX
+    return len(transparency) <= MAX_INDEX + 1
 
 
 def palette(payload: bytes) -> tuple[str, bytes]:
@@ -57,8 +73,10 @@ def palette(payload: bytes) -> tuple[str, bytes]:
 def transparency(payload: bytes) -> int | bytes:
     """The ``info["transparency"]`` of a TRNS section: an index, or alpha bytes."""
     if payload[:1] == bytes([_INDEX]) and len(payload) == _TRNS_INDEX.size:
-        return _TRNS_INDEX.unpack(payload)[1]
-    if payload[:1] == bytes([_ALPHAS]) and len(payload) <= 257:
+        index = _TRNS_INDEX.unpack(payload)[1]
+        if index <= MAX_INDEX:
+            return index
+    elif payload[:1] == bytes([_ALPHAS]) and len(payload) <= MAX_INDEX + 2:
         return payload[1:]
     msg = "L3C transparency section is damaged"
     raise CorruptStreamError(msg)

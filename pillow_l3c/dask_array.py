@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from pillow_l3c import _codec, _region
+from pillow_l3c import _codec, _format, _region
 from pillow_l3c._metadata import Metadata
 from pillow_l3c._optional import require
 
@@ -151,8 +151,8 @@ MODES_BY_BANDS = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 MAX_LEVEL = 9
 
 
-def _choices(arr: Any, mode: str, options: _codec.EncodeOptions) -> list[str]:
-    """Each tile's coder (``_codec.resolve``), one task per tile, in file order."""
+def _choices(arr: Any, mode: str, options: _codec.EncodeOptions) -> list[tuple[str, str]]:
+    """Each tile's (first choice, coder) (``_codec.resolve``), a task a tile, in order."""
     dask = require("dask", extra="dask")
     t = options.tile_size
     blocks = arr.rechunk((t, t, -1)).to_delayed()[:, :, 0].ravel()
@@ -191,14 +191,26 @@ def to_l3c(
         msg = f"to_l3c needs a uint8 array (H, W) or (H, W, 1..4), got {arr.dtype} {arr.shape}"
         raise ValueError(msg)
     mode = mode or MODES_BY_BANDS[arr.shape[2]]
+    # Checked before any task runs: the tiles' first pass computes the whole source.
+    if mode not in _format.MODES or mode == "P":
+        msg = (
+            f"to_l3c cannot write mode {mode} (it writes L, LA, RGB, RGBA and 1; a P "
+            "image needs its palette: save it with Image.save)"
+        )
+        raise ValueError(msg)
+    if _format.MODES[mode][1] != arr.shape[2]:
+        msg = f"mode {mode} needs {_format.MODES[mode][1]} bands, the array has {arr.shape[2]}"
+        raise ValueError(msg)
     height, width = arr.shape[:2]
     sections = Metadata.from_info({}, metadata).to_sections()
     options = _codec.EncodeOptions(model=model, tile_size=tile_size, device=device)
     options = replace(options, tile_size=_codec.default_tile(mode, options))
     # Every tile's coder is chosen first (as Image.save chooses them), since the header
     # lists the coders the tiles use: the source is computed twice, never held whole.
-    choices = _choices(arr, mode, options)
-    t = _codec.synthetic_tile_size(choices, options, tile_size)
+    first, choices = zip(*_choices(arr, mode, options), strict=True)
+    choices = list(choices)
+    # The grid from the first choices, as write decides it before coding unsure tiles.
+    t = _codec.synthetic_tile_size(list(first), options, tile_size, width, height)
     blocks = arr.rechunk((t, t, -1)).to_delayed()
     if t != options.tile_size:  # all classical: one grid of larger tiles, as write does
         options = replace(options, tile_size=t)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 import pillow_l3c
 from pillow_l3c import _codec, _format
@@ -55,6 +55,68 @@ def test_a_palette_with_one_transparent_index() -> None:
     assert im.tobytes() == image.tobytes()
     assert im.info["transparency"] == 7
     assert im.getpalette()[:48] == list(range(48))
+
+
+def test_a_palette_of_rgba_entries_loads_with_its_alphas() -> None:
+    image = Image.new("P", (20, 12), 1)
+    image.paste(3, (2, 2, 9, 7))
+    image.putpalette(bytes(range(16)), "RGBA")  # 4 entries, alpha in each
+    im = _reopened(_saved(image))
+    assert im.tobytes() == image.tobytes()
+    assert im.palette.mode == "RGBA"
+    assert im.getpalette("RGBA") == image.getpalette("RGBA")
+    assert im.convert("RGBA").tobytes() == image.convert("RGBA").tobytes()
+    crop = Image.open(io.BytesIO(_saved(image))).crop((1, 1, 10, 8))
+    assert crop.convert("RGBA").tobytes() == image.crop((1, 1, 10, 8)).convert("RGBA").tobytes()
+
+
+def _palette_file(plte: bytes, trns: bytes | None = None) -> bytes:
+    """A 5x6 P file of one classical tile, with these PLTE and TRNS payloads."""
+    from pillow_l3c.tile_coders.classical import ClassicalCoder
+
+    coder, indices = ClassicalCoder(), np.zeros((6, 5, 1), np.uint8)
+    streams = coder.encode_tile(indices, "P", _codec.EncodeOptions())
+    sections = [(_format.PALETTE_TAG, plte)] + ([(_format.TRANSPARENCY_TAG, trns)] if trns else [])
+    header = _format.Header(5, 6, "P", 8, len(sections), (coder.method,))
+    tile = _format.pack_tile(0, coder.checksums(indices), streams)
+    return (
+        header.pack()
+        + b"".join(_format.pack_section(*s) for s in sections)
+        + _format.pack_section(_format.TILE_TAG, tile)
+    )
+
+
+@pytest.mark.parametrize(
+    ("plte", "trns"),
+    [
+        (b"\0" + bytes(3 * 257), None),  # 257 entries
+        (b"\1" + bytes(6), None),  # RGBA entries of 4 bytes, 6 bytes
+        (b"\2" + bytes(3), None),  # an unknown palette mode
+        (b"\0" + bytes(12), b"\0\1\x2c"),  # transparent index 300: no index is
+        (b"\0" + bytes(12), b"\2"),  # an unknown kind of transparency
+    ],
+    ids=["257-entries", "rgba-6-bytes", "palette-mode-2", "index-300", "trns-kind-2"],
+)
+def test_a_damaged_palette_or_transparency_is_corrupt_on_every_path(
+    plte: bytes, trns: bytes | None
+) -> None:
+    data = _palette_file(plte, trns)
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=r"L3C (palette|transparency) section"):
+        pillow_l3c.decode(data)
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=r"L3C (palette|transparency) section"):
+        pillow_l3c.read_metadata(data)
+    with pytest.raises(OSError, match="cannot identify"):
+        Image.open(io.BytesIO(data))
+
+
+@pytest.mark.parametrize("transparency", [-1, 256, bytes(257)])
+def test_a_transparency_no_reader_takes_is_refused_when_saving(
+    transparency: int | bytes,
+) -> None:
+    image = Image.new("P", (4, 4))
+    image.putpalette(bytes(12))
+    with pytest.raises(ValueError, match="transparency of a P image is an index from 0 to 255"):
+        _saved(image, transparency=transparency)
 
 
 def test_a_bilevel_image_is_stored_exactly() -> None:
@@ -163,6 +225,21 @@ def test_a_tile_naming_a_method_the_file_lacks_is_corrupt(small_l3c: bytes) -> N
     data[-4:] = zlib.crc32(bytes(data[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
     with pytest.raises(pillow_l3c.CorruptStreamError, match="names coding method 5; the file"):
         pillow_l3c.decode(bytes(data))
+
+
+@pytest.mark.parametrize("mode", ["P", "1"])
+def test_a_learned_tile_in_a_palette_or_bilevel_file_is_corrupt(
+    small_l3c: bytes, mode: str
+) -> None:
+    model = _format.parse_header(small_l3c).methods[0]
+    sections = [(_format.PALETTE_TAG, bytes(4))] if mode == "P" else []
+    header = _format.Header(8, 8, mode, 8, len(sections), (model,))
+    tile = _format.pack_section(_format.TILE_TAG, _format.pack_tile(0, [0], [b"x"] * 3))
+    data = header.pack() + b"".join(_format.pack_section(*s) for s in sections) + tile
+    with pytest.raises(pillow_l3c.CorruptStreamError, match=f"mode {mode} lists a learned model"):
+        pillow_l3c.decode(data)
+    with pytest.raises(UnidentifiedImageError):  # a damaged header, as for PNG's
+        Image.open(io.BytesIO(data))
 
 
 def test_unknown_classical_coders_are_named() -> None:

@@ -255,6 +255,24 @@ def test_verify_finds_a_damaged_tile(storm_l3c: bytes) -> None:
     assert str(raised.value) == "L3C section b'TILE' checksum mismatch (damaged file)"
 
 
+def test_verify_finds_a_tile_naming_a_method_the_file_lacks(small_l3c: bytes) -> None:
+    """A damaged method index whose section CRC was resealed: no checksum can see it,
+    and load() would refuse the file, so verify must too."""
+    import zlib
+
+    data = bytearray(small_l3c)
+    start = _format.header_size(small_l3c) + _format.SECTION_HEAD_BYTES
+    data[start] = 5  # the tile's method index: the table has one entry
+    data[-4:] = zlib.crc32(bytes(data[start:-4]), zlib.crc32(b"TILE")).to_bytes(4, "big")
+    with (
+        Image.open(io.BytesIO(bytes(data))) as im,
+        pytest.raises(
+            pillow_l3c.CorruptStreamError, match="names coding method 5; the file lists 1"
+        ),
+    ):
+        im.verify()
+
+
 def test_verify_finds_a_damaged_metadata_section(small_photo: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(small_photo).save(buf, format="L3C", icc_profile=b"p" * 500)
@@ -643,3 +661,17 @@ def test_large_tile_size_over_a_small_image_is_one_small_tile(
         pillow_l3c.decode(data)
     with pytest.raises(ValueError, match="tile_size 64 makes tiles of 4096 pixels, over the"):
         pillow_l3c.encode(np.zeros((100, 100, 3), np.uint8), tile_size=64)
+
+
+def test_a_synthetic_image_is_regridded_within_a_lowered_tile_limit(tile_limit: None) -> None:
+    """An all-classical image goes to tiles larger than the default, but never larger
+    than this process's decoders accept: the file the writer picks must open."""
+    white = Image.new("RGB", (1500, 1100), "white")
+    pillow_l3c.configure(max_tile_pixels=1024 * 1024)
+    out = io.BytesIO()
+    white.save(out, "L3C")
+    header = _format.parse_header(out.getvalue())
+    assert 512 < header.tile_size <= 1024
+    assert min(header.tile_size, 1100) * header.tile_size <= 1024 * 1024
+    with Image.open(out) as im:
+        assert im.tobytes() == white.tobytes()

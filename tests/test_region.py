@@ -289,6 +289,38 @@ def test_to_l3c_refuses_what_it_cannot_store(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("width", [100, 520])  # one unsure tile; a sure one and an unsure one
+def test_to_l3c_of_a_flat_image_with_unsure_tiles_is_what_save_writes(
+    tmp_path: Path, width: int
+) -> None:
+    """Tiles too small to judge are coded both ways; even when the classical coder wins
+    them, Image.save keeps its grid (it regrids before coding them), and so must to_l3c."""
+    flat = np.full((30, width, 3), 200, np.uint8)
+    expected = io.BytesIO()
+    Image.fromarray(flat).save(expected, "L3C")
+    dask_array.to_l3c(flat, str(tmp_path / "x.l3c"))
+    assert (tmp_path / "x.l3c").read_bytes() == expected.getvalue()
+
+
+def test_to_l3c_refuses_a_palette_image_before_computing_anything(tmp_path: Path) -> None:
+    import dask.array as da
+
+    computed: list[int] = []
+
+    def block(x: np.ndarray) -> np.ndarray:
+        computed.append(1)
+        return x
+
+    meta = np.empty((0, 0), np.uint8)
+    indices = da.zeros((16, 16), np.uint8, chunks=8).map_blocks(block, dtype=np.uint8, meta=meta)
+    with pytest.raises(ValueError, match="to_l3c cannot write mode P"):
+        dask_array.to_l3c(indices, str(tmp_path / "x.l3c"), mode="P")
+    with pytest.raises(ValueError, match="mode RGB needs 3 bands, the array has 1"):
+        dask_array.to_l3c(indices, str(tmp_path / "x.l3c"), mode="RGB")
+    assert computed == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_lazy_array_of_a_remote_file_fetches_heads_and_its_tile_only(
     storm_file: Path,
 ) -> None:
