@@ -12,5 +12,6 @@ fi
 .venv/bin/python -m pip install -q --disable-pip-version-check \
   "torch==2.13.0" numpy pillow imageio tqdm pytest \
   "pybind11>=2.12" setuptools wheel imagecodecs matplotlib \
-  "dask[array]>=2024.1" "distributed>=2024.1" "fsspec>=2023.1" "pyarrow>=14"
+  "dask[array]>=2024.1" "distributed>=2024.1" "fsspec>=2023.1" "pyarrow>=14" \
+  "numcodecs>=0.12" "zarr>=2.16"
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-build-isolation -e .
