@@ -198,3 +198,16 @@ def test_prefers_classical_on_screenshot_and_photo() -> None:
     assert classical.prefers_classical(photo(), "RGB") is not True
     for mode in ("P", "1"):
         assert classical.prefers_classical(np.zeros((64, 64, 1), np.uint8), mode) is True
+
+
+def test_a_pillow_without_webp_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import features
+
+    from pillow_l3c.errors import L3cError
+
+    (stream,) = CODER.encode_tile(screenshot(), "RGB", EncodeOptions(effort=1))
+    monkeypatch.setattr(features, "check", lambda name: name != "webp")
+    with pytest.raises(L3cError, match=r"^this Pillow has no WebP support"):
+        CODER.decode_tile([stream], "RGB", *screenshot().shape[:2])
+    with pytest.raises(L3cError, match=r"^this Pillow has no WebP support"):
+        CODER.encode_tile(screenshot(), "RGB", EncodeOptions())

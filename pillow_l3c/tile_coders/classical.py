@@ -86,6 +86,7 @@ class ClassicalCoder:
         return pixel_checksums(pixels)
 
     def encode_tile(self, pixels: np.ndarray, mode: str, options: EncodeOptions) -> list[bytes]:
+        require_webp()
         pixels = _check_tile(pixels, mode)
         img = _to_image(pixels, mode)
         method, quality = EFFORT_TO_WEBP[min(max(int(options.effort), 1), 9)]
@@ -169,7 +170,23 @@ EXPECTED_MODES = {
 }  # fmt: skip
 
 
+def require_webp() -> None:
+    """Refuse clearly where Pillow was built without libwebp (its PyPI wheels have it):
+    a classical tile would otherwise read as damaged."""
+    from PIL import features
+
+    from pillow_l3c.errors import L3cError
+
+    if not features.check("webp"):
+        msg = (
+            "this Pillow has no WebP support (PIL.features.check('webp') is False), which "
+            "classical tiles need: install Pillow's wheel from PyPI, or a build with libwebp"
+        )
+        raise L3cError(msg)
+
+
 def _decode(data: bytes, fmt: str, mode: str, height: int, width: int) -> np.ndarray:
+    require_webp()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
