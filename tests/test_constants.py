@@ -11,6 +11,8 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 from pillow_l3c import _coder, _constants, _format
 from pillow_l3c.tile_coders.base import LEARNED, Method
 
@@ -26,9 +28,11 @@ def _load(path: Path) -> ModuleType:
     return module
 
 
-def test_committed_headers_are_the_generators_output() -> None:
+def test_committed_headers_are_the_generators_output(monkeypatch: pytest.MonkeyPatch) -> None:
     """Edit pillow_l3c/_constants.py, then run python csrc/gen_headers.py."""
     gen = _load(ROOT / "csrc" / "gen_headers.py")
+    # the constants under test: the source tree's, or an installed wheel's
+    monkeypatch.setattr(gen, "SOURCE", Path(_constants.__file__))
     for name, make in gen.HEADERS.items():
         assert (ROOT / "csrc" / name).read_text() == make(), f"csrc/{name} is stale"
 
@@ -40,7 +44,7 @@ def test_the_built_coder_has_the_python_values() -> None:
 
 
 def test_constants_need_only_the_standard_library() -> None:
-    tree = ast.parse((ROOT / "pillow_l3c" / "_constants.py").read_text())
+    tree = ast.parse(Path(_constants.__file__).read_text())
     imports = [n for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom)]
     assert [getattr(n, "module", None) for n in imports] == ["__future__"]
 
