@@ -169,6 +169,8 @@ def to_l3c(
     tile_size: int | None = None,
     metadata: Mapping[str, Any] | None = None,
     storage_options: dict[str, Any] | None = None,
+    effort: int | None = None,
+    coder: str | None = None,
 ) -> None:
     """Write a uint8 array (a ``dask.array``, or anything it takes) as a .l3c file.
 
@@ -179,12 +181,15 @@ def to_l3c(
     appears under ``urlpath`` only when complete. ``mode`` defaults by the bands: L,
     LA, RGB, RGBA. ``metadata`` takes the keys of Pillow's ``info`` and save
     parameters (icc_profile, exif, xmp, dpi, comment, text), stored as
-    ``Image.save`` stores them.
+    ``Image.save`` stores them; ``effort`` and ``coder`` are ``Image.save``'s. A bool
+    array is a bilevel (mode 1) image.
     """
     da = require("dask.array", extra="dask")
     dask = require("dask", extra="dask")
     fsspec = require("fsspec")
     arr = da.asarray(arr)
+    if arr.dtype == np.bool_ and mode in (None, "1"):  # what np.asarray of a 1 image gives
+        arr, mode = arr.astype(np.uint8), "1"
     if arr.ndim == 2:
         arr = arr[:, :, None]
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in MODES_BY_BANDS:
@@ -203,7 +208,7 @@ def to_l3c(
         raise ValueError(msg)
     height, width = arr.shape[:2]
     sections = Metadata.from_info({}, metadata).to_sections()
-    options = _codec.EncodeOptions(model=model, tile_size=tile_size, device=device)
+    options = _codec.options(model, effort, tile_size, device, coder=coder)
     options = replace(options, tile_size=_codec.default_tile(mode, options))
     # Every tile's coder is chosen first (as Image.save chooses them), since the header
     # lists the coders the tiles use: the source is computed twice, never held whole.

@@ -353,3 +353,25 @@ def test_lazy_array_of_a_remote_file_fetches_heads_and_its_tile_only(
         arr[128:, 192:].compute()  # the last of 12 tiles
     # the header, 12 section heads and one tile's section: not the file
     assert sum(fetched) < len(data) // 5
+
+
+def test_to_l3c_takes_bilevel_arrays_effort_and_coder(tmp_path: Path) -> None:
+    pytest.importorskip("dask.array")
+    from PIL import Image
+
+    from pillow_l3c import dask_array
+
+    bits = np.random.default_rng(2).random((40, 70)) > 0.6
+    dask_array.to_l3c(bits, str(tmp_path / "b.l3c"), effort=3)
+    image = Image.fromarray(bits)
+    with Image.open(tmp_path / "b.l3c") as im:
+        assert im.mode == "1"
+        assert im.tobytes() == image.tobytes()
+    saved = tmp_path / "s.l3c"
+    image.save(saved, effort=3)
+    assert (tmp_path / "b.l3c").read_bytes() == saved.read_bytes()
+    flat = np.full((30, 40, 3), 9, np.uint8)
+    dask_array.to_l3c(flat, str(tmp_path / "f.l3c"), coder="learned")
+    assert _format.parse_header((tmp_path / "f.l3c").read_bytes()).methods[0].kind == 1
+    with pytest.raises(ValueError, match=r"^effort must be an int from 1 to 9, got 10$"):
+        dask_array.to_l3c(flat, str(tmp_path / "g.l3c"), effort=10)
