@@ -84,11 +84,9 @@ class L3cImageFile(ImageFile.ImageFile):
                 if _format.TRANSPARENCY_TAG in metadata:
                     trns = _palette.transparency(metadata[_format.TRANSPARENCY_TAG])
                     self.info["transparency"] = trns
-        except _format.NotL3cError as e:  # SyntaxError makes Pillow try its other plugins
-            raise SyntaxError(str(e)) from None
         except _format.NewerFormatError:
             raise  # an OSError that says so, not "cannot identify image file"
-        except L3cError as e:
+        except L3cError as e:  # NotL3cError too: SyntaxError makes Pillow try other plugins
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
         self._mode = header.mode
@@ -242,28 +240,20 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
         msg = f"cannot write mode {im.mode} as L3C"
         raise OSError(msg)
     info = im.encoderinfo
-    from pillow_l3c import _check_options  # the package imports this module first
-
-    _check_options(info.get("tile_size"), info.get("workers"))
+    options = _codec.options(
+        model=info.get("model"),
+        effort=info.get("effort"),
+        tile_size=info.get("tile_size"),
+        device=info.get("device"),
+        workers=info.get("workers"),
+        coder=info.get("coder"),
+    )
     metadata, dropped = Metadata.from_image(im, info)
     warn_not_kept("L3C", dropped)
     sections = metadata.to_sections()
     if im.mode == "P":
         sections.update(_palette.sections(im))
-    _codec.write(
-        fp,
-        np.asarray(im),
-        im.mode,
-        sections,
-        _codec.options(
-            model=info.get("model"),
-            effort=info.get("effort"),
-            tile_size=info.get("tile_size"),
-            device=info.get("device"),
-            workers=info.get("workers"),
-            coder=info.get("coder"),
-        ),
-    )
+    _codec.write(fp, np.asarray(im), im.mode, sections, options)
 
 
 Image.register_open(FORMAT, L3cImageFile, _accept)

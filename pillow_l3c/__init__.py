@@ -87,23 +87,6 @@ def _array_mode(pixels: np.ndarray) -> str | None:
     return _BAND_MODES.get(pixels.shape[2]) if pixels.ndim == 3 else None
 
 
-def _check_options(tile_size: int | None, workers: int | None) -> None:
-    """Refuse a ``tile_size`` or ``workers`` that is not a positive int, before any coding.
-
-    Without this a string fails deep in the codec with an unrelated TypeError, and
-    ``workers=0`` or a negative count quietly meant one worker or the default.
-    """
-    for name, value in (("tile_size", tile_size), ("workers", workers)):
-        if value is None:
-            continue
-        if not isinstance(value, int) or isinstance(value, bool):
-            msg = f"{name} must be an int, got {type(value).__name__}"
-            raise TypeError(msg)
-        if value < 1:
-            msg = f"{name} must be at least 1, got {value}"
-            raise ValueError(msg)
-
-
 def encode(
     pixels: np.ndarray,
     device: str | None = None,
@@ -149,15 +132,10 @@ def encode(
             f"to 4 bands, got {array.dtype} {array.shape}"
         )
         raise ValueError(msg)
-    _check_options(tile_size, workers)
+    options = _codec.options(model, effort, tile_size, device, workers, coder)
     sections, dropped = _metadata_sections(metadata, mode)
     warn_not_kept("L3C", dropped)
-    return _codec.encode(
-        array,
-        mode,
-        sections,
-        _codec.options(model, effort, tile_size, device, workers, coder),
-    )
+    return _codec.encode(array, mode, sections, options)
 
 
 def _metadata_sections(
@@ -170,7 +148,7 @@ def _metadata_sections(
     """
     from types import SimpleNamespace
 
-    from pillow_l3c._metadata import NOT_STORED, NOT_TEXT, Metadata
+    from pillow_l3c._metadata import NOT_STORED, Metadata, text_in_info
 
     if metadata is None:
         return {}, []
@@ -194,12 +172,7 @@ def _metadata_sections(
         )
         raise ValueError(msg)
     # Text chunks: the str entries, as Pillow's info holds them, then ``text``'s.
-    chunks = {
-        k: v
-        for k, v in info.items()
-        if isinstance(v, str) and k not in NOT_TEXT | _STORED_KEYS | _HEADER_KEYS
-    }
-    chunks.update(text or {})
+    chunks = {**text_in_info(info), **(text or {})}
     image = SimpleNamespace(info=info, mode=mode)  # what from_image reads of an image
     meta, dropped = Metadata.from_image(image, {"text": chunks})
     return meta.to_sections(), dropped

@@ -62,8 +62,19 @@ def options(
     coder: str | None = None,
 ) -> EncodeOptions:
     """The encoder options of a save call (``Image.save``, ``pillow_l3c.encode``,
-    imageio), checked: ``effort`` 1 .. 9 (default 7), ``coder`` "auto" (default: chosen
-    per tile), "learned" or "classical" (every tile by that kind of coder)."""
+    imageio, ``to_l3c``), checked before any coding: ``effort`` 1 .. 9 (default 7),
+    ``coder`` "auto" (default: chosen per tile), "learned" or "classical" (every tile
+    by that kind of coder), ``tile_size`` and ``workers`` positive ints (a string
+    would fail deep in the codec, and ``workers=0`` would quietly mean the default)."""
+    for name, value in (("tile_size", tile_size), ("workers", workers)):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
+            msg = f"{name} must be an int, got {type(value).__name__}"
+            raise TypeError(msg)
+        if value < 1:
+            msg = f"{name} must be at least 1, got {value}"
+            raise ValueError(msg)
     if effort is None:
         effort = EncodeOptions.effort
     if not isinstance(effort, int) or isinstance(effort, bool) or not 1 <= effort <= 9:
@@ -514,19 +525,14 @@ def level_size(size: int, level: int) -> int:
 
 
 def tile_method(header: Header, index: int) -> Method:
-    """The method-table entry a tile's method ``index`` names, if the file may use it
-    there: what a reader can check of a tile without its coder (``Image.verify``)."""
+    """The method-table entry a tile's method ``index`` names, if the table has it:
+    what a reader can check of a tile without its coder (``Image.verify``)."""
     if index >= len(header.methods):
         count = len(header.methods)
         msg = f"L3C tile names coding method {index}; the file lists {count}"
         raise CorruptStreamError(msg)
-    method = header.methods[index]
-    if header.mode in CLASSICAL_ONLY and method.kind != CLASSICAL_KIND:
-        # The learned coders have no layers for these modes (a KeyError deep in them):
-        # a file that says otherwise is damaged, not a bug of theirs.
-        msg = f"L3C tile names a learned model; no learned model codes mode {header.mode}"
-        raise CorruptStreamError(msg)
-    return method
+    # read_header has refused a P or 1 file that lists a learned model at all
+    return header.methods[index]
 
 
 def decode_tiles(

@@ -158,11 +158,6 @@ class Metadata:
             for k, e in self.text.items()
         }
 
-    def __bool__(self) -> bool:
-        return any(
-            getattr(self, k) for k in ("icc_profile", "exif", "xmp", "comment", "dpi", "text")
-        )
-
     # --- the file's sections --------------------------------------------------------
 
     def to_sections(self) -> dict[bytes, bytes]:
@@ -364,6 +359,12 @@ def _image_text(im: Any, info: Mapping[str, Any]) -> dict[str, Any]:
     text = getattr(im, "text", None)
     if isinstance(text, Mapping):
         return dict(text)
+    return text_in_info(info)
+
+
+def text_in_info(info: Mapping[str, Any]) -> dict[str, Any]:
+    """The text chunks of an ``info`` dict: its str entries that are not other metadata,
+    which is where PNG puts them and ``convert()`` and ``copy()`` keep them."""
     return {k: v for k, v in info.items() if isinstance(v, str) and k not in NOT_TEXT}
 
 

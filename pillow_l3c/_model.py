@@ -138,6 +138,7 @@ def integer_id(module: Any) -> bytes:
     return digest.digest()[:MODEL_ID_BYTES]
 
 
+@cache
 def _recorded_ids() -> dict[str, dict[str, Any]]:
     """``weights/ids.json``: each bundled model's integer id and the file ids of its
     earlier exports, so that ids are known without torch (``l3c info``, ``models()``)."""
@@ -316,10 +317,10 @@ def _check_interface(module: Any, file: ModelFile, family: str) -> None:
     if bundled and not file_id(file.path).hex().startswith(parts[1]):
         problem = f"its name says id {parts[1]}, its content {file_id(file.path).hex()}"
     recorded = _recorded_ids().get(parts[0]) if bundled else None
-    if not problem and recorded is not None and recorded["integer_id"] != integer_id(module).hex():
-        problem = (
-            f"its integers have id {integer_id(module).hex()}, weights/ids.json says otherwise"
-        )
+    if not problem and recorded is not None:
+        computed = integer_id(module).hex()
+        if recorded["integer_id"] != computed:
+            problem = f"its integers have id {computed}, weights/ids.json says otherwise"
     if problem:
         msg = f"model {file.path.name}: {problem}"
         raise L3cError(msg)

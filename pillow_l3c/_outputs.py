@@ -18,7 +18,7 @@ import contextlib
 import errno
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pillow_l3c.errors import L3cError
@@ -43,28 +43,36 @@ def decide(output: str, exists: bool, newer_than_source: bool, force: bool) -> s
     raise OutputRefusedError(exists_message(output))
 
 
-def same_file(a: Path, b: Path) -> bool:
-    """Whether two paths name one file (through links, case-folding filesystems, ...)."""
+def file_ids(paths: Iterable[Path]) -> frozenset[tuple[int, int]]:
+    """(device, inode) of each of ``paths`` that exists: what a file is, however it is
+    spelled (``./a.png``, a hard link, a symlink to it). Taken once for a run's inputs,
+    so that checking every output against all of them costs one stat each."""
+    ids = set()
+    for path in paths:
+        with contextlib.suppress(OSError):
+            st = path.stat()
+            ids.add((st.st_dev, st.st_ino))
+    return frozenset(ids)
+
+
+def decide_path(src: Path, dst: Path, inputs: frozenset[tuple[int, int]], force: bool) -> str:
+    """WRITE or SKIP for ``dst``, the output of ``src``, among the run's inputs
+    (``file_ids`` of them; ``src`` is one)."""
     try:
-        return a.samefile(b)
+        st = dst.stat()
     except OSError:
-        return a.resolve() == b.resolve()
-
-
-def decide_path(src: Path, dst: Path, inputs: list[Path], force: bool) -> str:
-    """WRITE or SKIP for ``dst``, the output of ``src`` among the run's ``inputs``."""
-    for item in (src, *inputs):
-        if item.exists() and dst.exists() and same_file(item, dst):
-            msg = f"its output {dst} would replace an input"
-            raise OutputRefusedError(msg)
+        return decide(str(dst), False, False, force)
+    if (st.st_dev, st.st_ino) in inputs | file_ids([src]):
+        msg = f"its output {dst} would replace an input"
+        raise OutputRefusedError(msg)
     if dst.is_dir():
         msg = f"its output {dst} is a folder"
         raise OutputRefusedError(msg)
     try:
-        newer = dst.stat().st_mtime_ns >= src.stat().st_mtime_ns
+        newer = st.st_mtime_ns >= src.stat().st_mtime_ns
     except OSError:
         newer = False
-    return decide(str(dst), dst.exists(), newer, force)
+    return decide(str(dst), True, newer, force)
 
 
 def write_file(dst: Path, write: Callable[[Path], None], force: bool) -> None:

@@ -209,7 +209,7 @@ def _crop(
     notes: list[str] = []
     fmt = _output_format(dst, options.get("lossy", False))
     force = options.get("force", False)
-    if _outputs.decide_path(src, dst, [src], force) == _outputs.SKIP:  # not a rerun's to skip
+    if _outputs.decide_path(src, dst, frozenset(), force) == _outputs.SKIP:  # not a rerun's
         raise _outputs.OutputRefusedError(_outputs.exists_message(str(dst)))
     with (
         _warnings_as_lines(notes, dst),
@@ -439,6 +439,7 @@ def _code_files(args: argparse.Namespace) -> int:
     for line in errors:
         print(line, file=sys.stderr)
     failures = len(errors)
+    inputs = _outputs.file_ids(pairs)  # once: each output is checked against all of them
     first: dict[Path, Path] = {}
     todo: dict[Path, Path] = {}
     skipped = 0
@@ -451,7 +452,7 @@ def _code_files(args: argparse.Namespace) -> int:
             continue
         first[dst] = src
         try:
-            decision = _outputs.decide_path(src, dst, list(pairs), args.force)
+            decision = _outputs.decide_path(src, dst, inputs, args.force)
         except _outputs.OutputRefusedError as e:
             print(f"l3c: error: {src}: {e}", file=sys.stderr)
             failures += 1

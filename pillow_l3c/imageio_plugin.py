@@ -16,7 +16,7 @@ from imageio.core.request import URI_BYTES, InitializationError, IOMode, Request
 from imageio.core.util import Array
 from imageio.core.v3_plugin_api import ImageProperties, PluginV3
 
-from pillow_l3c import _BAND_MODES, _array_mode, _check_options, _codec, _format, _settings
+from pillow_l3c import _BAND_MODES, _array_mode, _codec, _format, _settings
 from pillow_l3c._metadata import Metadata
 from pillow_l3c.errors import L3cError
 
@@ -130,7 +130,7 @@ class L3cPlugin(PluginV3):
         if image.dtype != np.uint8 or mode is None:
             msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
             raise L3cError(msg)
-        _check_options(tile_size, workers)
+        options = _codec.options(model, effort, tile_size, device, workers, coder)
         params = {
             "icc_profile": icc_profile,
             "exif": exif,
@@ -140,12 +140,7 @@ class L3cPlugin(PluginV3):
             "text": text,
         }
         sections = Metadata.from_info({}, params).to_sections()
-        data = _codec.encode(
-            image,
-            mode,
-            sections,
-            _codec.options(model, effort, tile_size, device, workers, coder),
-        )
+        data = _codec.encode(image, mode, sections, options)
         self.request.get_file().write(data)
         if self.request._uri_type == URI_BYTES:
             return data

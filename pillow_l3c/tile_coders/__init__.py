@@ -10,6 +10,7 @@ never ask which method a coder is.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING
 
 from pillow_l3c.tile_coders.base import CLASSICAL, LEARNED, EncodeOptions, Method, TileCoder
@@ -31,6 +32,7 @@ def learned(model: LoadedModel) -> TileCoder:
     return L3cCoder(model)
 
 
+@cache
 def classical_coders() -> dict[Method, TileCoder]:
     """The classical coders this package has, by their method-table entry."""
     from pillow_l3c.tile_coders.classical import ClassicalCoder

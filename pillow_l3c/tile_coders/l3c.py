@@ -23,7 +23,7 @@ from pillow_l3c._constants import (
     WEIGHT_BITS,
 )
 from pillow_l3c.tile_coders.base import EncodeOptions, LearnedCoder, pixel_checksums
-from pillow_l3c.tile_coders.layers import LAYERS, Layer, layers
+from pillow_l3c.tile_coders.layers import LAYERS, Layer
 
 if TYPE_CHECKING:
     import torch
@@ -37,7 +37,7 @@ class L3cCoder(LearnedCoder):
     """A tile through an L3C model: a hierarchy of learned latents, then the pixels."""
 
     def stream_count(self, mode: str, height: int, width: int) -> int:
-        return sum(self.model.scales + len(layer.coded) for layer in layers(mode))
+        return sum(self.model.scales + len(layer.coded) for layer in LAYERS[mode])
 
     def encode_tile(self, pixels: np.ndarray, mode: str, options: EncodeOptions) -> list[bytes]:
         streams: list[bytes] = []

@@ -30,18 +30,3 @@ LAYERS: dict[str, tuple[Layer, ...]] = {
     "L": (GREY,),
     "LA": (GREY, Layer((1, 1, 1), (1,))),
 }
-
-
-def layers(mode: str) -> tuple[Layer, ...]:
-    """The layers of ``mode``; a mode no learned model codes (P, 1) is a damaged file's.
-
-    A learned model's streams are asked for only through a file's method table, so a
-    mode without layers here can only come from a file that names a learned model for
-    a palette or bilevel tile.
-    """
-    from pillow_l3c.errors import CorruptStreamError
-
-    if mode not in LAYERS:
-        msg = f"L3C file names a learned model for a tile of mode {mode}, which none codes"
-        raise CorruptStreamError(msg)
-    return LAYERS[mode]

@@ -33,7 +33,7 @@ from pillow_l3c._constants import (
 )
 from pillow_l3c.errors import CorruptStreamError
 from pillow_l3c.tile_coders.base import EncodeOptions, LearnedCoder
-from pillow_l3c.tile_coders.layers import LAYERS, layers
+from pillow_l3c.tile_coders.layers import LAYERS
 
 if TYPE_CHECKING:
     import torch
@@ -55,7 +55,7 @@ class PolyphaseCoder(LearnedCoder):
     """
 
     def stream_count(self, mode: str, height: int, width: int) -> int:
-        return sum(stream_count(len(layer.coded), height, width) for layer in layers(mode))
+        return sum(stream_count(len(layer.coded), height, width) for layer in LAYERS[mode])
 
     def encode_tile(self, pixels: np.ndarray, mode: str, options: EncodeOptions) -> list[bytes]:
         streams: list[bytes] = []
