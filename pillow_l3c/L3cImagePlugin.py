@@ -25,9 +25,45 @@ MIME = "image/x-l3c"
 EXTENSION = ".l3c"
 
 
+# Pillow's modes of 16-bit grey, stored as a 16-bit L image and opened as I;16.
+# Pillow has no mode for 16-bit LA, RGB or RGBA: pillow_l3c.decode and imageio read them.
+DEEP_GREY = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
+# Mode I (32-bit) is stored as 16-bit grey when every sample is in 0 .. 65535, as
+# Pillow's PNG writer does; it opens as I;16.
+WIDE_GREY = "I"
+
+
 def _raw(mode: str) -> str:
-    """Pillow's raw mode for the decoder's one byte per sample (mode 1: 0 or 1 a byte)."""
+    """Pillow's raw mode for the decoder's samples.
+
+    Mode 1: 0 or 1 a byte; I;16: little-endian, as ``_as_samples`` gives them.
+    """
     return "1;8" if mode == "1" else mode
+
+
+def pillow_mode(header: _format.Header) -> str:
+    """The Pillow mode of a file: its own, or I;16 for 16-bit grey.
+
+    L3cError (an OSError, which ``Image.open`` raises as it is rather than "cannot
+    identify") for a 16-bit mode that Pillow cannot hold.
+    """
+    if header.bits == 8:
+        return header.mode
+    if header.mode == "L":
+        return "I;16"
+    msg = (
+        f"this L3C image is {header.mode} of 16 bits per sample, which Pillow has no mode "
+        "for (it holds 16 bits only as grey, I;16): read it with pillow_l3c.decode or "
+        "imageio.v3.imread, which give a uint16 array"
+    )
+    raise L3cError(msg)
+
+
+def _as_samples(pixels: np.ndarray) -> bytes:
+    """The bytes Pillow's raw decoder takes for ``pixels``: uint16 little-endian."""
+    if pixels.dtype == np.uint16:
+        return np.ascontiguousarray(pixels, dtype="<u2").tobytes()
+    return pixels.tobytes()
 
 
 def image_like(im: Image.Image, pixels: np.ndarray) -> Image.Image:
@@ -35,7 +71,8 @@ def image_like(im: Image.Image, pixels: np.ndarray) -> Image.Image:
 
     ``pixels`` are (h, w, bands) as the codec decodes them: a crop's, a cluster task's.
     """
-    out = Image.frombytes(im.mode, pixels.shape[1::-1], pixels.tobytes(), "raw", _raw(im.mode))
+    size = pixels.shape[1::-1]
+    out = Image.frombytes(im.mode, size, _as_samples(pixels), "raw", _raw(im.mode))
     if im.mode == "P" and im.palette is not None:
         out.putpalette(im.palette.palette, im.palette.mode)
     out.info = im.info.copy()
@@ -89,7 +126,7 @@ class L3cImageFile(ImageFile.ImageFile):
         except L3cError as e:  # NotL3cError too: SyntaxError makes Pillow try other plugins
             raise SyntaxError(str(e)) from None
         self._size = (header.width, header.height)
-        self._mode = header.mode
+        self._mode = pillow_mode(header)
         self.info.update(self._l3c_metadata.info())
         self.info["model_id"] = header.model_id.hex()
         self.info["l3c_version"] = header.version
@@ -231,14 +268,12 @@ class L3cDecoder(ImageFile.PyDecoder):
             )
         # With LOAD_TRUNCATED_IMAGES, the tiles past the cut stay black, as Pillow
         # leaves the missing part of other formats.
-        self.set_as_raw(pixels.tobytes(), _raw(self.mode))
+        self.set_as_raw(_as_samples(pixels), _raw(self.mode))
         return -1, 0
 
 
 def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
-    if im.mode not in _format.MODES:
-        msg = f"cannot write mode {im.mode} as L3C"
-        raise OSError(msg)
+    pixels, mode = _pixels_to_save(im)
     info = im.encoderinfo
     options = _codec.options(
         model=info.get("model"),
@@ -253,7 +288,30 @@ def _save(im: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     sections = metadata.to_sections()
     if im.mode == "P":
         sections.update(_palette.sections(im))
-    _codec.write(fp, np.asarray(im), im.mode, sections, options)
+    _codec.write(fp, pixels, mode, sections, options)
+
+
+def _pixels_to_save(im: Image.Image) -> tuple[np.ndarray, str]:
+    """The array and .l3c mode of an image to save.
+
+    Its own mode, or 16-bit grey (L of uint16) for I;16 in any byte order and for I
+    whose samples all fit 16 bits.
+    """
+    if im.mode in _format.MODES:
+        return np.asarray(im), im.mode
+    if im.mode in DEEP_GREY:
+        return np.asarray(im).astype(np.uint16), "L"  # by value, whatever the byte order
+    if im.mode == WIDE_GREY:
+        pixels = np.asarray(im)
+        if pixels.size and (pixels.min() < 0 or pixels.max() > 0xFFFF):
+            msg = (
+                f"cannot write mode I as L3C: samples from {pixels.min()} to {pixels.max()} "
+                "do not fit 16 bits (0 .. 65535)"
+            )
+            raise OSError(msg)
+        return pixels.astype(np.uint16), "L"
+    msg = f"cannot write mode {im.mode} as L3C"
+    raise OSError(msg)
 
 
 Image.register_open(FORMAT, L3cImageFile, _accept)

@@ -98,11 +98,13 @@ def encode(
     effort: int | None = None,
     coder: str | None = None,
 ) -> bytes:
-    """A uint8 array as the bytes of a .l3c file, its mode told by its shape.
+    """A uint8 or uint16 array as the bytes of a .l3c file, its mode told by its shape.
 
     (H, W) and (H, W, 1) are grey (L), (H, W, 2) grey with alpha (LA), (H, W, 3) RGB
     and (H, W, 4) RGBA (``_BAND_MODES``); anything else raises ValueError, since a
-    lossless codec must not guess a conversion.
+    lossless codec must not guess a conversion. uint16 is stored with 16 bits per
+    sample (in either byte order, by value); a tile whose samples use fewer bits (a
+    12-bit camera's, left- or right-aligned) costs what those bits cost.
     ``tile_size`` (default: 512 for polyphase models, 256 for L3C) trades memory
     against bits; ``workers`` (default: one per core) is how many tiles are coded at
     once. Neither changes what decodes.
@@ -128,7 +130,8 @@ def encode(
     mode = _array_mode(array)
     if mode is None:
         msg = (
-            "pillow_l3c.encode needs a uint8 array of shape (H, W) or (H, W, bands) with 1 "
+            "pillow_l3c.encode needs a uint8 or uint16 array of shape (H, W) or (H, W, bands) "
+            "with 1 "
             f"to 4 bands, got {array.dtype} {array.shape}"
         )
         raise ValueError(msg)
@@ -187,8 +190,9 @@ def models() -> dict[str, str]:
 
 
 def decode(data: bytes, device: str | None = None, workers: int | None = None) -> np.ndarray:
-    """The uint8 pixels stored in the bytes of a .l3c file.
+    """The pixels stored in the bytes of a .l3c file.
 
+    uint8, or native uint16 for a file of 16 bits per sample.
     Grey comes back as (H, W), as ``np.asarray`` of a Pillow "L" image and imageio give
     it, so that ``decode(encode(a))`` equals ``a`` for a two-dimensional ``a``; other
     modes as (H, W, bands): 2 for LA, 3 for RGB, 4 for RGBA. The metadata stored with

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from pillow_l3c import _format, _model, _palette, _settings
+from pillow_l3c import _depth, _format, _model, _palette, _settings
 from pillow_l3c._format import Header, Tile
 from pillow_l3c._threads import default_workers
 from pillow_l3c._threads import in_worker as _in_worker
@@ -97,7 +97,7 @@ def _check_pixels(pixels: np.ndarray, mode: str) -> np.ndarray:
     if mode not in _format.MODES:
         msg = f"cannot write mode {mode} as L3C"
         raise OSError(msg)
-    pixels = as_tile(pixels, mode, _format.MODES[mode][1])
+    pixels = as_tile(pixels, mode, _format.MODES[mode][1], deep=mode in _format.DEEP_MODES)
     if min(pixels.shape[:2]) < 1 or max(pixels.shape[:2]) > _format.MAX_DIMENSION:
         msg = f"cannot store an image of {pixels.shape[1]}x{pixels.shape[0]} pixels"
         raise ValueError(msg)
@@ -129,12 +129,20 @@ def _classical() -> TileCoder:
     return coders[0]
 
 
+def bits_of(pixels: np.ndarray) -> int:
+    """The header's bits per sample for an image of these pixels: 8 or 16."""
+    return 16 if pixels.dtype == np.uint16 else 8
+
+
 def choose(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
     """LEARNED, CLASSICAL or BOTH (try both, keep the shorter) for one tile.
 
     A mode no learned model codes is classical; ``options.classical`` forces a side
-    (benchmarks); otherwise the classical coder's cheap test decides where it is sure.
+    (benchmarks); otherwise the classical coder's cheap test decides where it is sure:
+    for a 16-bit tile, on the high byte its coder would code.
     """
+    if pixels.dtype == np.uint16:
+        pixels = _depth.high_byte(pixels)
     if mode in CLASSICAL_ONLY or options.classical is True:
         return CLASSICAL
     if options.classical is False:
@@ -198,13 +206,18 @@ def file_head(
     metadata: dict[bytes, bytes] | None,
     options: EncodeOptions,
     choices: list[str] | None = None,
+    bits: int = 8,
 ) -> tuple[list[TileCoder], Header, bytes]:
     """The coders of the method table, the header and the bytes before the first tile
     (header, metadata and palette sections) of a file, every argument checked: what
     ``write`` and a distributed writer (``dask_array.to_l3c``) share. ``choices`` are
     the tiles' (``choose``), or None when the file's tiles are not looked at first
     (then the learned model alone, or the classical coder for a classical-only mode).
+    ``bits``: 8, or 16 for uint16 samples (modes ``_format.DEEP_MODES``).
     """
+    if bits not in _format.BITS_PER_SAMPLE or (bits != 8 and mode not in _format.DEEP_MODES):
+        msg = f"cannot store mode {mode} with {bits} bits per sample"
+        raise ValueError(msg)
     if options.tile_size is not None:
         _check_tile_size(options.tile_size)
     sections = {tag: bytes(data) for tag, data in (metadata or {}).items()}
@@ -222,7 +235,8 @@ def file_head(
         choices = [CLASSICAL if mode in CLASSICAL_ONLY else LEARNED]
     coders = _methods(choices, learned)
     tile_size = options.tile_size or default_tile(mode, options)
-    header = Header(width, height, mode, tile_size, len(sections), tuple(c.method for c in coders))
+    methods = tuple(c.method for c in coders)
+    header = Header(width, height, mode, tile_size, len(sections), methods, bits=bits)
     limit = _tile_limit_exceeded(header)
     if limit is not None:  # what readers would refuse
         msg = (
@@ -280,6 +294,8 @@ def code_tile(
     tile that it codes far longer than the model does is not worth its slow top
     effort (on the validation photos that doubled the encode time for no byte).
     """
+    if pixels.dtype == np.uint16:
+        return _code_deep_tile(pixels, mode, choice, options, learned)
     tried: list[CodedTile] = []
     if choice in (LEARNED, BOTH):
         coder = learned or _learned(_model.load(options.device, options.model))
@@ -294,6 +310,27 @@ def code_tile(
         streams = coder.encode_tile(pixels, mode, options)
         tried.append(CodedTile(CLASSICAL, streams, coder.checksums(pixels)))
     return min(tried, key=lambda t: t.size)
+
+
+def _code_deep_tile(
+    pixels: np.ndarray,
+    mode: str,
+    choice: str,
+    options: EncodeOptions,
+    learned: TileCoder | None,
+) -> CodedTile:
+    """A 16-bit tile (``_depth``): its plan, its high byte as ``code_tile`` codes an
+    8-bit tile, then its low bits; one checksum over its 16-bit samples."""
+    plan, values = _depth.plan(pixels)
+    high = (values >> plan.low).astype(np.uint8)
+    coded = code_tile(high, mode, choice, options, learned)
+    streams = [plan.pack(), *coded.streams, *_depth.encode_low(plan, values)]
+    return CodedTile(coded.kind, streams, deep_checksums(pixels))
+
+
+def deep_checksums(pixels: np.ndarray) -> list[int]:
+    """A 16-bit tile's checksum: the CRC-32 of its samples as little-endian bytes."""
+    return [zlib.crc32(np.ascontiguousarray(pixels, dtype="<u2").tobytes())]
 
 
 def resolve(pixels: np.ndarray, mode: str, options: EncodeOptions) -> tuple[str, str]:
@@ -344,7 +381,8 @@ def write(
     metadata: dict[bytes, bytes] | None = None,
     options: EncodeOptions | None = None,
 ) -> None:
-    """Encode a uint8 array (H, W, bands) of ``mode`` to ``fp`` as a complete .l3c file.
+    """Encode an array (H, W, bands) of ``mode`` to ``fp`` as a complete .l3c file: uint8,
+    or uint16 (16 bits per sample) for the modes of ``_format.DEEP_MODES``.
 
     Every argument is checked before the first byte is written, and every tile's
     coder is chosen before the header (which lists them) is written: a tile the cheap
@@ -380,7 +418,8 @@ def write(
         for (tile, _), result in zip(unsure, results, strict=True):
             early[tile.index] = result
             choices[tile.index] = result.kind
-    coders, header, head = file_head(width, height, mode, metadata, options, choices)
+    bits = bits_of(pixels)
+    coders, header, head = file_head(width, height, mode, metadata, options, choices, bits)
 
     def section(job: tuple[Tile, str]) -> bytes:
         result = early.pop(job[0].index, None) or coded(job)
@@ -443,7 +482,8 @@ def _check_image_sections(header: Header, sections: dict[bytes, bytes]) -> None:
 def decode(
     data: bytes | BinaryIO, device: str | None = None, workers: int | None = None
 ) -> tuple[Header, np.ndarray]:
-    """Header and pixels (H, W, bands) uint8 of a whole file."""
+    """Header and pixels (H, W, bands) of a whole file: uint8, or uint16 for a file of
+    16 bits per sample."""
     fp = io.BytesIO(data) if isinstance(data, bytes | bytearray | memoryview) else data
     header, _ = read_header(fp)
     check_size(header)
@@ -519,6 +559,11 @@ class TileCoders:
         return self._coders[index]
 
 
+def sample_type(header: Header) -> type[np.unsignedinteger[Any]]:
+    """The numpy type of a file's samples."""
+    return np.uint16 if header.bits == 16 else np.uint8
+
+
 def level_size(size: int, level: int) -> int:
     """How many of ``size`` pixels a row or column keeps at pyramid level ``level``."""
     return -(-size // (1 << level))
@@ -556,7 +601,7 @@ def decode_tiles(
     if not keep_truncated:
         _check_length(header, fp, coders)
     height, width = level_size(header.height, level), level_size(header.width, level)
-    out = np.zeros((height, width, header.planes), dtype=np.uint8)
+    out = np.zeros((height, width, header.planes), dtype=sample_type(header))
 
     def payloads() -> Iterator[tuple[Tile, bytes]]:
         for tile in header.tiles():
@@ -619,10 +664,12 @@ def decode_tile_payload(
     else:
         content = _format.unpack_tile(payload)
         coder = coders.get(content.method)
+        if header.bits == 16:
+            pixels = _decode_deep_tile(header, coder, tile, content)
+            step = 1 << level
+            return pixels[::step, ::step] if level else pixels
         want = coder.stream_count(header.mode, tile.height, tile.width)
-        if len(content.streams) != want:
-            msg = f"L3C tile {tile.index} has {len(content.streams)} streams, expected {want}"
-            raise CorruptStreamError(msg)
+        _check_stream_count(tile, content, want)
     decode_levels = getattr(coder, "decode_levels", None)
     if level and header.version >= 3 and decode_levels is not None:
         pixels, got = decode_levels(content.streams, header.mode, tile.height, tile.width, level)
@@ -643,3 +690,27 @@ def decode_tile_payload(
         raise CorruptStreamError(msg)
     step = 1 << level
     return pixels[::step, ::step] if level else pixels
+
+
+def _check_stream_count(tile: Tile, content: _format.TilePayload, want: int) -> None:
+    if len(content.streams) != want:
+        msg = f"L3C tile {tile.index} has {len(content.streams)} streams, expected {want}"
+        raise CorruptStreamError(msg)
+
+
+def _decode_deep_tile(
+    header: Header, coder: TileCoder, tile: Tile, content: _format.TilePayload
+) -> np.ndarray:
+    """The checked pixels (h, w, bands) uint16 of a 16-bit tile (``_code_deep_tile``)."""
+    if not content.streams:
+        _check_stream_count(tile, content, 1)
+    plan = _depth.Plan.unpack(content.streams[0], header.planes)
+    high_streams = coder.stream_count(header.mode, tile.height, tile.width)
+    _check_stream_count(tile, content, 1 + high_streams + plan.low_streams())
+    cut = 1 + high_streams
+    high = coder.decode_tile(content.streams[1:cut], header.mode, tile.height, tile.width)
+    pixels = _depth.join(plan, high, content.streams[cut:])
+    if tuple(deep_checksums(pixels)) != content.checksums:
+        msg = f"L3C pixel checksum mismatch in tile {tile.index}: the file is damaged"
+        raise CorruptStreamError(msg)
+    return pixels

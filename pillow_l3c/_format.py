@@ -27,7 +27,7 @@ MAX_DIMENSION = (1 << 31) - 1
 TILE_MULTIPLE = 8  # three stride-2 scales
 MIN_TILE, MAX_TILE = 8, 1 << 15
 MAX_METHODS = 255
-BITS_PER_SAMPLE = (8,)  # room for 16: the header has the field
+BITS_PER_SAMPLE = (8, 16)  # 16: format 3, the modes in DEEP_MODES (docs/FORMAT.md)
 
 # mode name -> (code, bands); only modes stored exactly are listed. P is a band of
 # palette indices (its palette and transparency in the PLTE and TRNS sections), 1 a
@@ -41,6 +41,7 @@ MODES: dict[str, tuple[int, int]] = {
     "1": (6, 1),
 }
 V2_MODES = frozenset({"RGB", "L", "LA", "RGBA"})
+DEEP_MODES = V2_MODES  # the modes whose samples may have 16 bits
 # Metadata sections, before the tiles, and the Pillow info keys they hold; ICCP, EXIF,
 # XMP and CMNT verbatim, TEXT and DPI as ``_metadata`` packs them.
 METADATA_TAGS: dict[bytes, str] = {
@@ -325,7 +326,10 @@ def parse_header(data: bytes) -> Header:
         msg = f"unknown L3C mode code {code}"
         raise CorruptStreamError(msg)
     if bits not in BITS_PER_SAMPLE:
-        msg = f"L3C files of {bits} bits per sample are not supported (this reader: 8)"
+        msg = f"L3C files of {bits} bits per sample are not supported (this reader: 8 and 16)"
+        raise CorruptStreamError(msg)
+    if bits != 8 and MODE_NAMES[code] not in DEEP_MODES:
+        msg = f"L3C file of mode {MODE_NAMES[code]} claims {bits} bits per sample"
         raise CorruptStreamError(msg)
     if not (MIN_TILE <= tile <= MAX_TILE and tile % TILE_MULTIPLE == 0):
         msg = f"invalid L3C tile size {tile}"

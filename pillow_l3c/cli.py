@@ -139,6 +139,27 @@ def _warnings_as_lines(lines: list[str], where: Path) -> Iterator[None]:
     lines += [f"l3c: warning: {where}: {w.message}" for w in caught]
 
 
+def refuse_reduced_depth(im: Image.Image) -> None:
+    """Refuse a source whose samples Pillow reads with fewer bits than the file has.
+
+    Pillow holds 16 bits per sample only in grey (I;16): a 16-bit RGB, RGBA or LA PNG
+    or TIFF opens as 8-bit RGB or RGBA, its low bytes dropped, and coding that would
+    store a lossy copy of the user's file without a word.
+    """
+    if im.mode.startswith("I"):
+        return
+    for tile in im.tile or []:
+        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
+        raw = next((a for a in args if isinstance(a, str)), "")
+        if ";16" in raw:
+            msg = (
+                f"it has 16 bits per sample ({raw}), which Pillow reads as {im.mode} of 8 "
+                "bits; l3c encode reads only what Pillow keeps exactly: store it with "
+                "pillow_l3c.encode or imageio.v3.imwrite from a uint16 array"
+            )
+            raise OSError(msg)
+
+
 def _encode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, **options: Any
 ) -> tuple[str, list[str]]:
@@ -148,6 +169,7 @@ def _encode_one(
         if frames > 1:
             msg = f"it has {frames} frames and an L3C file holds one image"
             raise OSError(msg)
+        refuse_reduced_depth(im)
 
         def save(tmp: Path) -> None:
             im.save(
@@ -263,7 +285,8 @@ def _info(path: Path) -> str:
         for m in h.methods
     )
     return (
-        f"{path}: {h.width}x{h.height} {h.mode}, format version {h.version}, "
+        f"{path}: {h.width}x{h.height} {h.mode}, {h.bits} bits per sample, format version "
+        f"{h.version}, "
         f"{h.tile_count()} tile{'s' if h.tile_count() > 1 else ''} of {h.tile_size}, "
         f"{methods}, {_bpsp(path):.3f} bpsp"
     )
@@ -312,18 +335,19 @@ def _compare(path: Path, device: str | None, model: str | None = None) -> str:
     a mode L3C refuses is refused here too. Exact means the same pixels and palette.
     """
     with Image.open(path) as im:
+        refuse_reduced_depth(im)
         im.load()
         png, data = io.BytesIO(), io.BytesIO()
+        im.save(data, "L3C", device=device, model=model)  # its refusal first: it is ours
         im.save(png, "PNG", optimize=True)
-        im.save(data, "L3C", device=device, model=model)
         with _decoding_on(device, None), Image.open(data, formats=["L3C"]) as back:
             back.load()
             exact = back.tobytes() == im.tobytes() and back.getpalette() == im.getpalette()
-        mode, width, height = im.mode, im.width, im.height
+        mode, width, height, bands = im.mode, im.width, im.height, len(im.getbands())
     if not exact:
         msg = "round trip is not exact"
         raise pillow_l3c.L3cError(msg)
-    subpixels = width * height * _format.MODES[mode][1]
+    subpixels = width * height * bands
     size = len(data.getvalue())
     l3c, png_bpsp = size * 8 / subpixels, len(png.getvalue()) * 8 / subpixels
     return (

@@ -66,8 +66,9 @@ class L3cPlugin(PluginV3):
     def read(
         self, *, index: int | None = 0, rotate: bool = False, device: str | None = None
     ) -> np.ndarray:
-        """The image as an (H, W, bands) uint8 array, a grey one as (H, W).
+        """The image as an (H, W, bands) array, a grey one as (H, W).
 
+        uint8, or uint16 for a file of 16 bits per sample.
         Grey comes back two-dimensional because that is what imageio's other plugins
         return for grey files; ``device`` overrides ``pillow_l3c.configure``'s.
         ``rotate=True`` applies the EXIF orientation, as imageio's Pillow plugin does
@@ -113,7 +114,7 @@ class L3cPlugin(PluginV3):
         effort: int | None = None,
         coder: str | None = None,
     ) -> bytes | None:
-        """Write one uint8 image, its mode told by its last axis (``BAND_MODES``).
+        """Write one uint8 or uint16 image, its mode told by its last axis (``BAND_MODES``).
 
         A list, or an array with one more axis in front (``is_batch``, inferred as
         imageio's Pillow plugin infers it), is a batch: one image in it is written, more
@@ -127,7 +128,7 @@ class L3cPlugin(PluginV3):
         """
         image = _one_image(ndimage, is_batch)
         mode = _array_mode(image)
-        if image.dtype != np.uint8 or mode is None:
+        if image.dtype not in (np.uint8, np.uint16) or mode is None:
             msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
             raise L3cError(msg)
         options = _codec.options(model, effort, tile_size, device, workers, coder)
@@ -151,7 +152,7 @@ class L3cPlugin(PluginV3):
         _check_index(index)
         h = self._read_header()[0]
         shape = (h.height, h.width) if h.planes == 1 else (h.height, h.width, h.planes)
-        return ImageProperties(shape=shape, dtype=np.dtype(np.uint8))
+        return ImageProperties(shape=shape, dtype=np.dtype(_codec.sample_type(h)))
 
     def metadata(self, index: int | None = 0, exclude_applied: bool = True) -> dict[str, Any]:
         """The file's metadata from its header, without decoding (nor importing torch).

@@ -6,8 +6,8 @@ a process that only has the package installed. Importing this module registers t
 codec too, for a package that is on the path but not installed.
 
 A chunk is an image: (H, W) grey, or (H, W, C) with C = 1 (grey), 2 (grey and
-alpha), 3 (RGB) or 4 (RGBA), of a dtype in ``DTYPES`` (uint8 today; uint16 is
-planned and needs only an entry there once the format stores it). Each encoded
+alpha), 3 (RGB) or 4 (RGBA), of a dtype in ``DTYPES`` (uint8; uint16, 16 bits per
+sample, in either byte order). Each encoded
 chunk is a complete .l3c file, which ``pillow_l3c.decode`` and Pillow read as they
 read any other. Anything the codec cannot store exactly (another dtype, another
 shape, a buffer without a shape) raises ValueError saying what it takes, since a
@@ -33,11 +33,14 @@ import pillow_l3c  # noqa: E402
 __all__ = ["DTYPES", "L3C", "check_chunk"]
 
 # The dtypes a chunk may have: the one place that says so, for ``L3C`` and the zarr v3
-# codec (``pillow_l3c.zarr3``). uint16 joins when the .l3c format stores 16-bit samples.
-DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.uint8),)
+# codec (``pillow_l3c.zarr3``). A uint16 chunk of the other byte order is stored by
+# value and carries ``_DTYPE_KEY``, so that it decodes to the bytes it came from:
+# zarr v2 reads a decoded chunk's bytes as the array's dtype.
+DTYPES: tuple[np.dtype[Any], ...] = (np.dtype(np.uint8), np.dtype(np.uint16))
 # .l3c stores grey (H, W) and (H, W, 1) alike, as mode L; a chunk of shape (H, W, 1)
 # carries this text chunk so that it decodes to (H, W, 1) again, not (H, W).
 _SHAPE_KEY = "numcodecs.shape"
+_DTYPE_KEY = "numcodecs.dtype"
 _CODERS = ("auto", "learned", "classical")
 
 
@@ -51,9 +54,8 @@ def check_chunk(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
         "the l3c codec takes chunks of shape (H, W) or (H, W, C) with C from 1 to 4 "
         f"and dtype {' or '.join(str(d) for d in DTYPES)}"
     )
-    if np.dtype(dtype) not in DTYPES:
-        later = " (16-bit samples are not supported yet)" if np.dtype(dtype).itemsize == 2 else ""
-        msg = f"{takes}; got dtype {np.dtype(dtype)}{later}"
+    if np.dtype(dtype).newbyteorder("=") not in DTYPES:
+        msg = f"{takes}; got dtype {np.dtype(dtype)}"
         raise ValueError(msg)
     ok = len(shape) == 2 or (len(shape) == 3 and 1 <= shape[2] <= 4)
     if not ok or 0 in shape:
@@ -62,7 +64,7 @@ def check_chunk(shape: tuple[int, ...], dtype: np.dtype[Any]) -> None:
 
 
 class L3C(Codec):
-    """Lossless L3C compression of image chunks: uint8 (H, W) or (H, W, 1 .. 4).
+    """Lossless L3C compression of image chunks: uint8 or uint16, (H, W) or (H, W, 1 .. 4).
 
     ``model`` names a bundled model (``pillow_l3c.models()``; None is the default
     model), ``effort`` (1 .. 9, default 7) is how hard the encoder searches and
@@ -70,9 +72,6 @@ class L3C(Codec):
     ``pillow_l3c.encode``. None of them is needed to decode: each chunk's header
     names its model, so they only say how new chunks are written. Bad values raise
     ValueError here, when the codec is made, not at the first chunk written.
-
-    uint16 chunks are refused today (the format stores 8-bit samples); ``DTYPES`` is
-    the one place that will admit them.
     """
 
     codec_id = "l3c"
@@ -120,15 +119,17 @@ class L3C(Codec):
             raise ValueError(msg)
         array = np.asarray(buf)
         check_chunk(array.shape, array.dtype)
-        metadata = None
+        metadata = {}
         if array.ndim == 3 and array.shape[2] == 1:
-            metadata = {_SHAPE_KEY: ",".join(str(n) for n in array.shape)}
+            metadata[_SHAPE_KEY] = ",".join(str(n) for n in array.shape)
+        if not array.dtype.isnative:
+            metadata[_DTYPE_KEY] = array.dtype.str
         return pillow_l3c.encode(
             np.ascontiguousarray(array),
             model=self.model,
             effort=self.effort,
             coder=self.coder,
-            metadata=metadata,
+            metadata=metadata or None,
         )
 
     def decode(self, buf: Any, out: Any = None) -> Any:
@@ -139,8 +140,11 @@ class L3C(Codec):
         """
         data = ensure_contiguous_ndarray(buf).tobytes()
         pixels = pillow_l3c.decode(data)
-        if pixels.ndim == 2 and pillow_l3c.read_metadata(data).get(_SHAPE_KEY):
+        info = pillow_l3c.read_metadata(data)
+        if pixels.ndim == 2 and info.get(_SHAPE_KEY):
             pixels = pixels[:, :, np.newaxis]
+        if info.get(_DTYPE_KEY) in (">u2", "<u2"):
+            pixels = pixels.astype(info[_DTYPE_KEY])
         return ndarray_copy(pixels, out)
 
 

@@ -49,7 +49,7 @@ class L3C(ArrayBytesCodec):
 
     ``model``, ``effort`` and ``coder`` are those of ``pillow_l3c.numcodecs.L3C``
     (checked when the codec is made); the dtypes and chunk shapes it takes are
-    too: uint8 (H, W) or (H, W, 1 .. 4) today.
+    too: uint8 or uint16, (H, W) or (H, W, 1 .. 4).
     """
 
     is_fixed_size = False
@@ -97,6 +97,7 @@ class L3C(ArrayBytesCodec):
 
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         pixels = await asyncio.to_thread(self._codec.decode, chunk_bytes.to_bytes())
+        pixels = pixels.astype(chunk_spec.dtype.to_native_dtype(), copy=False)
         return chunk_spec.prototype.nd_buffer.from_ndarray_like(pixels.reshape(chunk_spec.shape))
 
     async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:

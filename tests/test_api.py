@@ -17,7 +17,7 @@ from pillow_l3c.errors import MetadataNotKeptWarning
 ICC = b"fake icc profile " * 20
 XMP = b"<x:xmpmeta xmlns:x='adobe:ns:meta/'></x:xmpmeta>"
 _NEEDS = (
-    r"^pillow_l3c\.encode needs a uint8 array of shape \(H, W\) or \(H, W, bands\) "
+    r"^pillow_l3c\.encode needs a uint8 or uint16 array of shape \(H, W\) or \(H, W, bands\) "
     r"with 1 to 4 bands, "
 )
 
@@ -61,8 +61,14 @@ def test_encode_takes_every_mode(tiny: np.ndarray, bands: int | None, mode: str)
             np.zeros((1, 4, 4, 3), np.uint8),
             _NEEDS + r"got uint8 \(1, 4, 4, 3\)$",
         ),
-        (np.zeros((4, 4, 3), np.uint16), r"^RGB needs a uint8 array of shape \(H, W, 3\), "),
-        (np.zeros((4, 4), np.float32), r"^L needs a uint8 array of shape \(H, W, 1\), "),
+        (
+            np.zeros((4, 4, 3), np.int32),
+            r"^RGB needs a uint8 or uint16 array of shape \(H, W, 3\), got int32",
+        ),
+        (
+            np.zeros((4, 4), np.float32),
+            r"^L needs a uint8 or uint16 array of shape \(H, W, 1\), got float32",
+        ),
     ],
 )
 def test_encode_refuses_other_arrays(array: np.ndarray, message: str) -> None:

@@ -36,7 +36,9 @@ def test_encode_decode_info_roundtrip(
     capsys.readouterr()
     assert main(["info", str(encoded[1])]) == 0
     line = capsys.readouterr().out.strip()
-    assert "64x48 RGB, format version 3, 1 tile of 512, model poly-small (" in line
+    assert (
+        "64x48 RGB, 8 bits per sample, format version 3, 1 tile of 512, model poly-small (" in line
+    )
     assert line.endswith(" bpsp")
 
 
@@ -52,8 +54,8 @@ def test_errors_give_one_line_and_exit_1(
 ) -> None:
     bad = tmp_path / "bad.l3c"
     bad.write_bytes(b"\x89L3C\r\n\x1a\n" + bytes(100))
-    gray = tmp_path / "gray.png"
-    Image.new("I;16", (8, 8)).save(gray)  # 16 bits: refused, for now
+    gray = tmp_path / "gray.tif"
+    Image.new("F", (8, 8)).save(gray)  # floating point: refused
     capsys.readouterr()
     assert main(["decode", str(bad), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -61,7 +63,7 @@ def test_errors_give_one_line_and_exit_1(
     assert err[0].startswith(f"l3c: error: {bad}: ")
     assert main(["encode", str(gray), str(two_photos[0]), "-o", str(tmp_path / "o"), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"l3c: error: {gray}: cannot write mode I;16 as L3C"]
+    assert err == [f"l3c: error: {gray}: cannot write mode F as L3C"]
     assert not (tmp_path / "o" / "gray.l3c").exists()
     assert (tmp_path / "o" / "ladybird_64x48.l3c").exists()  # the others still run
     assert main(["info", str(tmp_path / "missing.l3c")]) == 1
@@ -119,10 +121,10 @@ def test_pool_reports_each_failure_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     src = _photo_folder(tmp_path)
-    Image.new("I;16", (8, 8)).save(src / "palette.png")
+    Image.new("F", (8, 8)).save(src / "float.tif")
     assert main(["encode", str(src), "-o", str(tmp_path / "out"), "-j", "2", "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"l3c: error: {src / 'palette.png'}: cannot write mode I;16 as L3C"]
+    assert err == [f"l3c: error: {src / 'float.tif'}: cannot write mode F as L3C"]
     assert len(list((tmp_path / "out").rglob("*.l3c"))) == 3
 
 
@@ -298,11 +300,11 @@ def test_compare_codes_each_image_in_its_own_mode(
         rgba.putalpha(Image.linear_gradient("L").resize(im.size))
         rgba.save(tmp_path / "alpha.png")
         im.convert("P").save(tmp_path / "palette.png")
-    Image.new("I;16", (8, 8)).save(tmp_path / "deep.png")
+    Image.new("F", (8, 8)).save(tmp_path / "deep.tif")
     assert main(["compare", str(tmp_path)]) == 1  # the folder: four images, one refused
     captured = capsys.readouterr()
     assert [line for line in captured.err.splitlines() if line.startswith("l3c:")] == [
-        f"l3c: error: {tmp_path / 'deep.png'}: cannot write mode I;16 as L3C"
+        f"l3c: error: {tmp_path / 'deep.tif'}: cannot write mode F as L3C"
     ]
     lines = sorted(captured.out.strip().splitlines())
     assert lines[0].startswith(f"{tmp_path / 'alpha.png'}: 64x48 RGBA  L3C ")

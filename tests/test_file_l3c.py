@@ -74,7 +74,7 @@ def test_import_and_open_do_not_import_torch(tmp_path: Path, small_l3c: bytes) -
     assert out.strip() == "(64, 48) False"
 
 
-@pytest.mark.parametrize("mode", ["PA", "I", "I;16", "F", "CMYK", "YCbCr", "LAB", "HSV"])
+@pytest.mark.parametrize("mode", ["PA", "F", "CMYK", "YCbCr", "LAB", "HSV"])
 def test_other_modes_are_refused_before_writing(tmp_path: Path, mode: str) -> None:
     path = tmp_path / "x.l3c"
     with pytest.raises(OSError, match=f"cannot write mode {mode} as L3C"):
@@ -414,12 +414,12 @@ def test_gpu_encode_decodes_on_gpu(photo: np.ndarray) -> None:
     [
         np.zeros((4, 4, 5), np.uint8),  # grey, LA, RGB and RGBA are taken (test_api.py)
         np.zeros((4, 4, 3, 1), np.uint8),
-        np.zeros((4, 4, 3), np.uint16),
+        np.zeros((4, 4, 3), np.int16),
         np.zeros((0, 4, 3), np.uint8),
     ],
 )
 def test_encode_api_rejects_other_arrays(array: np.ndarray) -> None:
-    with pytest.raises(ValueError, match=r"uint8 array of shape|cannot store an image"):
+    with pytest.raises(ValueError, match=r"uint16 array of shape|cannot store an image"):
         pillow_l3c.encode(array)
 
 

@@ -121,8 +121,11 @@ def test_unknown_version_zero_size_and_mode_are_refused() -> None:
         _format.parse_header(_repack(mode=b"\x09"))
     with pytest.raises(CorruptStreamError, match="255 metadata sections"):
         _format.parse_header(_repack(metadata_count=b"\xff"))
-    with pytest.raises(CorruptStreamError, match="16 bits per sample are not supported"):
-        _format.parse_header(_repack(bits=b"\x10"))
+    assert _format.parse_header(_repack(bits=b"\x10")).bits == 16
+    with pytest.raises(CorruptStreamError, match="12 bits per sample are not supported"):
+        _format.parse_header(_repack(bits=b"\x0c"))
+    with pytest.raises(CorruptStreamError, match="mode P claims 16 bits per sample"):
+        _format.parse_header(_repack(mode=b"\x05", bits=b"\x10"))
     for bad in (0, 4, 12, 1 << 16):
         with pytest.raises(CorruptStreamError, match=f"invalid L3C tile size {bad}"):
             _format.parse_header(_repack(tile_size=bad.to_bytes(4, "big")))

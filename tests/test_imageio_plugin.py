@@ -70,7 +70,7 @@ def test_grey_and_alpha_arrays(tmp_path: Path, small_photo: np.ndarray, shape: t
 
 @pytest.mark.parametrize(
     "array",
-    [np.zeros((1, 4, 4, 5), np.uint8), np.zeros((4, 4, 3), np.uint16), np.zeros(4, np.uint8)],
+    [np.zeros((1, 4, 4, 5), np.uint8), np.zeros((4, 4, 3), np.int16), np.zeros(4, np.uint8)],
 )
 def test_refuses_what_it_cannot_store(tmp_path: Path, array: np.ndarray) -> None:
     with pytest.raises(L3cError, match=r"^cannot write an array of shape \(4"):

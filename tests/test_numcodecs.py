@@ -91,7 +91,8 @@ def test_bad_options_are_refused_at_construction(options: dict, match: str) -> N
 @pytest.mark.parametrize(
     ("chunk", "match"),
     [
-        (np.zeros((8, 8), np.uint16), "got dtype uint16 .16-bit samples are not supported yet"),
+        (np.zeros((8, 8), np.int16), "got dtype int16"),
+        (np.zeros((8, 8), np.uint32), "got dtype uint32"),
         (np.zeros((8, 8, 3), np.float32), "got dtype float32"),
         (np.zeros((8, 8), np.int8), "got dtype int8"),
         (np.zeros((8, 8), bool), "got dtype bool"),
@@ -129,17 +130,31 @@ def test_zarr_v2_array_round_trips(tmp_path: Path, storm: np.ndarray) -> None:
     np.testing.assert_array_equal(zarr.open_array(str(path), mode="r")[:], storm)
 
 
-def test_zarr_v2_array_refuses_uint16_at_write(tmp_path: Path) -> None:
+@pytest.mark.parametrize("dtype", ["<u2", ">u2"])
+def test_zarr_v2_array_stores_uint16(tmp_path: Path, dtype: str) -> None:
+    deep = _deep_image()
     if zarr.__version__.startswith("2."):
         array = zarr.open_array(
-            str(tmp_path / "b.zarr"), mode="w", shape=(8, 8), dtype="u2", compressor=L3C()
-        )
+            str(tmp_path / "b.zarr"), mode="w", shape=deep.shape, chunks=(24, 32, 3),
+            dtype=dtype, compressor=L3C(),
+        )  # fmt: skip
     else:
         array = zarr.create_array(
-            tmp_path / "b.zarr", shape=(8, 8), dtype="u2", compressors=L3C(), zarr_format=2
-        )
-    with pytest.raises(ValueError, match="16-bit samples are not supported yet"):
-        array[:] = 1
+            tmp_path / "b.zarr", shape=deep.shape, chunks=(24, 32, 3), dtype=dtype,
+            compressors=L3C(), zarr_format=2,
+        )  # fmt: skip
+    array[:] = deep
+    back = zarr.open_array(str(tmp_path / "b.zarr"), mode="r")[:]
+    assert back.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(back, deep)
+
+
+def _deep_image() -> np.ndarray:
+    """A 16-bit RGB image whose low bytes are not a function of its high bytes."""
+    rng = np.random.default_rng(16)
+    y, x = np.mgrid[0:48, 0:64]
+    ramp = np.stack([x * 900 + y * 40, y * 1200, (x * y * 37) % 60000], axis=-1)
+    return (ramp + rng.integers(0, 200, ramp.shape)).astype(np.uint16)
 
 
 needs_zarr3 = pytest.mark.skipif(
@@ -170,6 +185,19 @@ def test_zarr_v3_array_round_trips(tmp_path: Path, storm: np.ndarray) -> None:
 
 
 @needs_zarr3
+def test_zarr_v3_array_stores_uint16(tmp_path: Path) -> None:
+    deep = _deep_image()
+    array = zarr.create_array(
+        tmp_path / "d.zarr", shape=deep.shape, chunks=(24, 32, 3), dtype="uint16",
+        serializer=zarr3.L3C(effort=1), compressors=None,
+    )  # fmt: skip
+    array[:] = deep
+    back = zarr.open_array(tmp_path / "d.zarr", mode="r")[:]
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, deep)
+
+
+@needs_zarr3
 def test_zarr_v3_grey_chunks_of_one_band(tmp_path: Path) -> None:
     grey = _image((40, 56, 1))
     array = zarr.create_array(
@@ -183,7 +211,7 @@ def test_zarr_v3_grey_chunks_of_one_band(tmp_path: Path) -> None:
 @needs_zarr3
 @pytest.mark.parametrize(
     ("dtype", "chunks", "match"),
-    [("uint16", (8, 8), "16-bit"), ("float32", (8, 8), "float32"), ("uint8", (8, 8, 5), "shape")],
+    [("int16", (8, 8), "int16"), ("float32", (8, 8), "float32"), ("uint8", (8, 8, 5), "shape")],
 )
 def test_zarr_v3_refuses_at_creation(
     tmp_path: Path, dtype: str, chunks: tuple[int, ...], match: str

@@ -94,8 +94,10 @@ class TileCoder(Protocol):
         ...
 
 
-def as_tile(pixels: np.ndarray, mode: str, bands: int) -> np.ndarray:
-    """``pixels`` as the (h, w, bands) uint8 array every coder takes, or ValueError.
+def as_tile(pixels: np.ndarray, mode: str, bands: int, deep: bool = False) -> np.ndarray:
+    """``pixels`` as the (h, w, bands) array every coder takes, or ValueError: uint8,
+    or with ``deep`` uint8 or uint16 (native byte order; a byte-swapped array is
+    read by value).
 
     A grey (h, w) array gains its band axis and a mode-1 image's bool array becomes
     0 and 1; nothing else is converted: a lossless codec must not guess.
@@ -107,9 +109,13 @@ def as_tile(pixels: np.ndarray, mode: str, bands: int) -> np.ndarray:
         pixels = pixels.astype(np.uint8)
     if pixels.ndim == 2 and bands == 1:
         pixels = pixels[:, :, None]
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] != bands:
+    if deep and pixels.dtype.kind == "u" and pixels.dtype.itemsize == 2:
+        pixels = pixels.astype(np.uint16, copy=False)  # a big-endian uint16 by value
+    dtypes = (np.uint8, np.uint16) if deep else (np.uint8,)
+    if pixels.dtype not in dtypes or pixels.ndim != 3 or pixels.shape[2] != bands:
         got = f"{pixels.dtype} {pixels.shape}"
-        msg = f"{mode} needs a uint8 array of shape (H, W, {bands}), got {got}"
+        kind = "a uint8 or uint16" if deep else "a uint8"
+        msg = f"{mode} needs {kind} array of shape (H, W, {bands}), got {got}"
         raise ValueError(msg)
     if mode == "1" and pixels.max(initial=0) > 1:
         msg = "a mode-1 image's samples are 0 and 1"
