@@ -32,9 +32,10 @@ _IMAGECODECS_FEATURE = {
 }
 
 
-#: zlib's maximum level, for 16-bit PNG through imagecodecs (libpng's own row filters)
+#: zlib's maximum level, for 16-bit PNG through imagecodecs; libpng picks each row's
+#: filter (its default for 16-bit images: all five, adaptively)
 PNG16_LEVEL = 9
-#: Why a codec is not run on an image of some sample type: it has no such mode.
+#: The sample types a codec has a mode for (n/a on others); one not listed takes all
 _DEPTHS: dict[str, frozenset[str]] = {"webp": frozenset({"uint8"})}
 
 Encoder = Callable[[np.ndarray], bytes]
