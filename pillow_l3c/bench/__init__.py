@@ -1,9 +1,13 @@
 """``l3c bench DIR``: L3C against PNG, WebP, JPEG 2000 and JPEG XL on a folder of images.
 
-For every image (converted to RGB) and codec it reports bits per sub-pixel, encode and
-decode seconds per megapixel and the peak resident memory of the encode and of the
-decode, and checks that every decode gives back the original pixels bit for bit (a
-lossless codec that is not is an error in the report, never a number in the table).
+For every image and codec it reports bits per sub-pixel, encode and decode seconds per
+megapixel and the peak resident memory of the encode and of the decode, and checks that
+every decode gives back the original pixels bit for bit (a lossless codec that is not
+is an error in the report, never a number in the table). An 8-bit image is converted
+to RGB; a 16-bit one (PNG, TIFF, PPM/PGM) is coded as stored, uint16 grey, grey+alpha,
+RGB or RGBA, and its bpsp is bits per sample (``images``: Pillow alone would read a
+16-bit RGB file as 8 bits). A codec without a 16-bit mode (WebP) is "n/a" on such an
+image: not run, neither a number nor an error.
 
 Why child processes: peak memory is a property of a process, so each (image, codec,
 direction) runs in a fresh ``python -m pillow_l3c.bench --worker SPEC`` that imports
@@ -22,8 +26,9 @@ The CLI wires this in with ``add_arguments(subparser)`` and ``run(args)``; ``pyt
 pillow_l3c.bench DIR ...`` runs the same benchmark without it. By job: ``codecs`` (one
 encode and decode function per codec), ``child`` (the measured call, the only user of
 the OS's memory accounting), ``jobs`` (an image and a codec through two children),
-``report`` (tables, JSON, chart); the options live in ``pillow_l3c._bench_args`` so
-that the ``l3c`` command can offer them without importing any of this.
+``report`` (tables, JSON, chart), ``images`` (reading 8- and 16-bit files); the
+options live in ``pillow_l3c._bench_args`` so that the ``l3c`` command can offer them
+without importing any of this.
 """
 
 from __future__ import annotations
@@ -32,17 +37,24 @@ import argparse
 import json
 import sys
 import tempfile
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
-from PIL import Image
 
 from pillow_l3c._bench_args import BASELINES, add_arguments, codec_labels, default_codecs
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c.bench import child
-from pillow_l3c.bench.codecs import baseline_threads, codec_functions, unavailable_reason
+from pillow_l3c.bench.codecs import (
+    PNG16_LEVEL,
+    baseline_threads,
+    codec_functions,
+    inapplicable_reason,
+    unavailable_reason,
+)
+from pillow_l3c.bench.images import LOAD_ERRORS, channel_name, channels_of, load_pixels
 from pillow_l3c.bench.jobs import Result, measure
 from pillow_l3c.bench.report import (
     json_report,
@@ -61,11 +73,23 @@ __all__ = [
     "codec_labels",
     "default_codecs",
     "find_images",
+    "load_pixels",
     "main",
     "run",
     "unavailable_reason",
     "worker",
 ]
+
+
+class Loaded(NamedTuple):
+    """An image read for the run: where its pixels wait for the children, and their kind."""
+
+    index: int
+    path: Path
+    npy: Path
+    shape: tuple[int, int]
+    dtype: str
+    channels: int
 
 
 def worker(spec: dict[str, Any]) -> dict[str, Any]:
@@ -131,25 +155,44 @@ def run(args: argparse.Namespace) -> int:
     results: list[Result] = []
     with tempfile.TemporaryDirectory(prefix="l3c-bench-") as tmp:
         workdir = Path(tmp)
-        loaded: list[tuple[int, Path, Path, tuple[int, int]]] = []
+        loaded: list[Loaded] = []
         for i, path in enumerate(paths):
             try:
-                with Image.open(path) as im:
-                    pixels = np.asarray(im.convert("RGB"))
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
+                pixels = load_pixels(path)
+            except LOAD_ERRORS as e:
                 image_errors[str(path)] = f"{type(e).__name__}: {e}"
                 _note(f"error: {path}: cannot read: {e}")
                 continue
             npy = workdir / f"{i}.npy"
             np.save(npy, pixels)
-            loaded.append((i, path, npy, pixels.shape[:2]))
+            loaded.append(
+                Loaded(i, path, npy, pixels.shape[:2], str(pixels.dtype), channels_of(pixels))
+            )
         jobs = [(item, c) for item in loaded for c in codecs]
         bar = tqdm(jobs, unit="job", file=sys.stderr, disable=args.quiet or not jobs)
-        for (i, path, npy, shape), c in bar:
-            bar.set_description(f"{c} {path.stem[:24]}")
-            r = measure(i, str(path), npy, shape, c, workdir, args)
+        for item, c in bar:
+            bar.set_description(f"{c} {item.path.stem[:24]}")
+            na = inapplicable_reason(c, item.dtype)
+            if na:  # not run at all: WebP has no 16-bit mode
+                h, w = item.shape
+                bits = 8 * np.dtype(item.dtype).itemsize
+                results.append(
+                    Result(str(item.path), c, w, h, channels=item.channels, bits=bits, na=na)
+                )
+                continue
+            r = measure(
+                item.index,
+                str(item.path),
+                item.npy,
+                item.shape,
+                c,
+                workdir,
+                args,
+                item.dtype,
+                item.channels,
+            )
             if r.error:
-                _note(f"error: {path}: {codec_labels()[c]}: {r.error}")
+                _note(f"error: {item.path}: {codec_labels()[c]}: {r.error}")
             results.append(r)
 
     summary = summarize(results, codecs)
@@ -157,13 +200,24 @@ def run(args: argparse.Namespace) -> int:
         print(per_image_table(results))
         print()
     ok_images = len(loaded)
-    total_mp = sum(h * w for _, _, _, (h, w) in loaded) / 1e6
+    total_mp = sum(item.shape[0] * item.shape[1] for item in loaded) / 1e6
     print(
         f"{ok_images} image(s), {total_mp:.2f} MP, from {folder}; L3C on {args.device}; "
         f"every codec given {baseline_threads()} threads (PNG and WebP decoding take one); "
         f"times are the best of {args.repeat}; +MiB is the peak over the child's baseline"
     )
+    deep = Counter(channel_name(item.channels) for item in loaded if item.dtype == "uint16")
+    if deep:
+        kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(deep.items()))
+        print(
+            f"16-bit images ({kinds}) are coded at their depth and channels, bpsp being "
+            f"bits per sample; PNG codes them through imagecodecs (libpng, level "
+            f"{PNG16_LEVEL}), as Pillow writes no 16-bit RGB"
+        )
     print(summary_table(summary))
+    for s in summary.values():
+        if s.get("na"):
+            print(f"{s['label']}: {s['na_reason']}, not run on {s['na']} 16-bit image(s)")
     for c, why in skipped.items():
         print(f"skipped {codec_labels()[c]}: {why}")
     errors = [f"{p}: {e}" for p, e in image_errors.items()]

@@ -3,11 +3,11 @@
 The time and memory of one encode or decode of one image by one codec.
 
 Peak memory is a property of a process, so each (image, codec, direction) runs in a
-fresh interpreter. The child warms the codec up on an 8x8 image (for L3C this loads
-the model), records its resident memory (the baseline), resets the kernel's
-high-water mark (``/proc/self/clear_refs``) and only then times the call: the peak
-is that of the call alone, and the peak minus the baseline is what the codec itself
-allocated.
+fresh interpreter. The child warms the codec up on an 8x8 image of the measured
+image's sample type and channels (for L3C this loads the model), records its resident
+memory (the baseline), resets the kernel's high-water mark (``/proc/self/clear_refs``)
+and only then times the call: the peak is that of the call alone, and the peak minus
+the baseline is what the codec itself allocated.
 
 This is the only module of the benchmark that needs an operating system's memory
 accounting: ``/proc`` (Linux) or the ``resource`` module (POSIX). Neither exists on
@@ -38,6 +38,10 @@ except ImportError:  # Windows: no getrusage
     resource = None
 
 MIB = 1024 * 1024
+
+
+class WarmUpError(Exception):
+    """The codec failed on the 8x8 image of the warm-up, before the measured call."""
 
 
 def unsupported_reason() -> str | None:
@@ -113,10 +117,15 @@ def measure(spec: dict[str, Any], adapters: CodecFunctions = codec_functions) ->
     name, direction, device = spec["codec"], spec["direction"], spec.get("device")
     repeat = max(1, int(spec.get("repeat", 1)))
     encode, decode = adapters(name, device)
-    tiny = tiny_image()
-    decode(encode(tiny))  # warm-up: loads the model / libraries outside the timing
-    if is_l3c(name):  # both of its tile coders: the tiny image may have used only one
-        _warm_both_coders(name, device, tiny)
+    # of the measured image's kind: a 16-bit image's warm-up loads its own code paths
+    tiny = tiny_image(spec.get("dtype", "uint8"), int(spec.get("channels", 3)))
+    try:
+        decode(encode(tiny))  # warm-up: loads the model / libraries outside the timing
+        if is_l3c(name):  # both of its tile coders: the tiny image may have used only one
+            _warm_both_coders(name, device, tiny)
+    except Exception as e:  # said as such: its message would name the 8x8 image's shape
+        msg = f"warm-up on an 8x8 {tiny.dtype} image failed: {type(e).__name__}: {e}"
+        raise WarmUpError(msg) from e
     cuda = is_l3c(name) and str(device or "").startswith("cuda")
     if cuda:
         import torch
@@ -185,6 +194,8 @@ def main(spec_path: str, adapters: CodecFunctions = codec_functions) -> int:
     spec = json.loads(Path(spec_path).read_text())
     try:
         result = measure(spec, adapters)
+    except WarmUpError as e:
+        result = {"error": str(e)}
     except Exception as e:  # reported to the parent as this job's error
         result = {"error": f"{type(e).__name__}: {e}"}
     Path(spec["result"]).write_text(json.dumps(result))

@@ -1,10 +1,17 @@
 """The codecs that ``l3c bench`` compares, each as an encode and a decode function.
 
 One adapter per codec, so that the measuring child calls every codec the same way:
-an (H, W, 3) uint8 array in, bytes out, and back. L3C is this package; the baselines
-are PNG through Pillow and WebP, JPEG 2000 and JPEG XL through imagecodecs, which puts
-them all in one process on the same arrays (no command-line tools, no file formats in
-between).
+an (H, W, 3) uint8 array in, bytes out, and back; or, for a 16-bit image, a uint16
+array of (H, W), (H, W, 2), (H, W, 3) or (H, W, 4) in and the same back. L3C is this
+package; the baselines are PNG through Pillow and WebP, JPEG 2000 and JPEG XL through
+imagecodecs, which puts them all in one process on the same arrays (no command-line
+tools, no file formats in between).
+
+16-bit images: JPEG 2000 and JPEG XL take uint16 as they take uint8. PNG does too, but
+Pillow cannot write a 16-bit RGB PNG, so a uint16 array goes to libpng through
+imagecodecs at its maximum compression level (9) instead; an 8-bit one still goes
+through Pillow with ``optimize=True``, as before. WebP has no 16-bit mode: it is "n/a"
+for such an image (``inapplicable_reason``), neither measured nor an error.
 """
 
 from __future__ import annotations
@@ -24,6 +31,12 @@ _IMAGECODECS_FEATURE = {
     "jxl-e9": "JPEGXL",
 }
 
+
+#: zlib's maximum level, for 16-bit PNG through imagecodecs; libpng picks each row's
+#: filter (its default for 16-bit images: all five, adaptively)
+PNG16_LEVEL = 9
+#: The sample types a codec has a mode for (n/a on others); one not listed takes all
+_DEPTHS: dict[str, frozenset[str]] = {"webp": frozenset({"uint8"})}
 
 Encoder = Callable[[np.ndarray], bytes]
 Decoder = Callable[[bytes], np.ndarray]
@@ -51,11 +64,19 @@ def codec_functions(name: str, device: str | None = None) -> tuple[Encoder, Deco
     if name == "png":
 
         def png_encode(a: np.ndarray) -> bytes:
+            if a.dtype == np.uint16:
+                import imagecodecs
+
+                return imagecodecs.png_encode(a, level=PNG16_LEVEL)
             buf = io.BytesIO()
             Image.fromarray(a).save(buf, "PNG", optimize=True)
             return buf.getvalue()
 
         def png_decode(data: bytes) -> np.ndarray:
+            if data[24:25] == b"\x10":  # IHDR's bit depth: 16 (Pillow would give 8)
+                import imagecodecs
+
+                return imagecodecs.png_decode(data)
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 return np.asarray(im)
@@ -99,9 +120,29 @@ def baseline_threads() -> int:
     return default_workers()
 
 
-def tiny_image() -> np.ndarray:
-    """An 8x8 noise image: enough to load a codec's libraries and model before timing."""
-    return np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+def tiny_image(dtype: str = "uint8", channels: int = 3) -> np.ndarray:
+    """An 8x8 noise image: enough to load a codec's libraries and model before timing.
+
+    Of the measured image's sample type and channels, so that a 16-bit image's warm-up
+    loads what its call will use (imagecodecs for PNG, L3C's 16-bit path).
+    """
+    rng = np.random.default_rng(0)
+    if dtype == "uint8" and channels == 3:
+        return rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    shape = (8, 8) if channels == 1 else (8, 8, channels)
+    return rng.integers(0, np.iinfo(dtype).max + 1, shape, dtype=dtype)
+
+
+def inapplicable_reason(name: str, dtype: str) -> str | None:
+    """Why ``name`` is not run on images of ``dtype`` at all (None if it is run).
+
+    Not an error: WebP has no 16-bit mode, and a report says "n/a" for it rather than
+    a failure or a number measured on other pixels.
+    """
+    depths = _DEPTHS.get(name)
+    if depths is None or dtype in depths:
+        return None
+    return "n/a (8-bit only)"
 
 
 def unavailable_reason(name: str) -> str | None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 def run_child(spec: dict[str, Any], workdir: Path, timeout: float | None) -> dict[str, Any]:
     """Run one worker in a fresh interpreter; its result, or {"error": ...}."""
@@ -59,11 +61,20 @@ class Result:
     exact: bool | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    channels: int = 3
+    bits: int = 8
+    #: why the codec was not run on this image at all ("n/a (8-bit only)"): no error
+    na: str | None = None
 
     @property
     def ok(self) -> bool:
         """Whether this result may enter the aggregates: no error and an exact decode."""
-        return self.error is None and self.exact is True
+        return self.error is None and self.exact is True and self.na is None
+
+    @property
+    def failed(self) -> bool:
+        """Whether this result is an error: not exact or not measured, and not n/a."""
+        return self.na is None and not self.ok
 
     @property
     def megapixels(self) -> float:
@@ -72,8 +83,12 @@ class Result:
 
     @property
     def subpixels(self) -> int:
-        """Sub-pixels coded (three per pixel: every codec gets RGB), the unit of bpsp."""
-        return self.width * self.height * 3
+        """Sub-pixels (samples) coded, the unit of bpsp.
+
+        Three per pixel for an 8-bit image (every codec gets RGB), the stored channels
+        for a 16-bit one.
+        """
+        return self.width * self.height * self.channels
 
 
 def measure(
@@ -84,15 +99,19 @@ def measure(
     codec: str,
     workdir: Path,
     args: argparse.Namespace,
+    dtype: str = "uint8",
+    channels: int = 3,
 ) -> Result:
     """Encode, then decode, ``image`` with ``codec``, each in a child of its own.
 
     The decode runs only on the encode's stream, and the stream is deleted after it, so
     the work folder never holds more than one image's streams; a failure of either
-    side becomes the Result's error and the run goes on.
+    side becomes the Result's error and the run goes on. ``dtype`` and ``channels``
+    are the pixels' (uint8 and 3 for every 8-bit image): the children warm up on them.
     """
     h, w = shape
-    r = Result(image=image, codec=codec, width=w, height=h)
+    bits = 8 * np.dtype(dtype).itemsize
+    r = Result(image=image, codec=codec, width=w, height=h, channels=channels, bits=bits)
     base = {
         "image_index": index,
         "codec": codec,
@@ -100,6 +119,8 @@ def measure(
         "device": args.device,
         "stream": str(workdir / f"{index}.{codec}.bin"),
         "repeat": args.repeat,
+        "dtype": dtype,
+        "channels": channels,
     }
     timeout = args.timeout or None
     enc = run_child({**base, "direction": "encode"}, workdir, timeout)

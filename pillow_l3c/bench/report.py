@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from pillow_l3c._bench_args import codec_labels
+from pillow_l3c.bench.images import describe
 from pillow_l3c.bench.jobs import Result
 
 
@@ -30,7 +31,11 @@ def _threads() -> int:
 
 
 def summarize(results: Sequence[Result], codecs: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """Per codec aggregates over its exact results; ratios against PNG on shared images."""
+    """Per codec aggregates over its exact results; ratios against PNG on shared images.
+
+    A result that is n/a (a codec without a mode for the image's depth) is counted
+    apart ("na"), neither in the aggregates nor among the errors.
+    """
     good = {c: {r.image: r for r in results if r.codec == c and r.ok} for c in codecs}
     out: dict[str, dict[str, Any]] = {}
     for c in codecs:
@@ -38,8 +43,11 @@ def summarize(results: Sequence[Result], codecs: Sequence[str]) -> dict[str, dic
         s: dict[str, Any] = {
             "label": codec_labels()[c],
             "images": len(rs),
-            "errors": sum(1 for r in results if r.codec == c and not r.ok),
+            "errors": sum(1 for r in results if r.codec == c and r.failed),
         }
+        na = [r.na for r in results if r.codec == c and r.na]
+        if na:  # images it has no mode for (WebP on 16 bits): neither a number nor an error
+            s |= {"na": len(na), "na_reason": na[0]}
         if rs:
             mp = sum(r.megapixels for r in rs)
             s |= {
@@ -112,11 +120,13 @@ def summary_table(summary: dict[str, dict[str, Any]]) -> str:
     ]
     rows = []
     for s in summary.values():
+        # a codec that had no mode for any image says so where its bits would be
+        bpsp_mean = s["na_reason"] if s.get("na") and not s["images"] else _f(s.get("bpsp_mean"))
         rows.append(
             [
                 s["label"],
                 str(s["images"]),
-                _f(s.get("bpsp_mean")),
+                bpsp_mean,
                 _f(s.get("bpsp_total")),
                 _ratio(s, "bits"),
                 _f(s.get("encode_s_per_mp"), 2),
@@ -150,12 +160,16 @@ def per_image_table(results: Sequence[Result]) -> str:
     def mem(peak: float | None, base: float | None) -> str:
         return "-" if peak is None or base is None else f"{peak:.0f} (+{peak - base:.0f})"
 
+    def size(r: Result) -> str:
+        deep = r.bits != 8 or r.channels != 3
+        return f"{r.width}x{r.height}" + (f" {describe(r.channels, r.bits)}" if deep else "")
+
     rows = [
         [
             Path(r.image).stem[:40],
-            f"{r.width}x{r.height}",
+            size(r),
             codec_labels()[r.codec],
-            _f(r.bpsp),
+            r.na or _f(r.bpsp),
             _f(r.encode_s_per_mp, 2),
             _f(r.decode_s_per_mp, 2),
             mem(r.encode_peak_mib, r.encode_baseline_mib),
