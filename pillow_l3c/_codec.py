@@ -139,10 +139,17 @@ def choose(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
 
     A mode no learned model codes is classical; ``options.classical`` forces a side
     (benchmarks); otherwise the classical coder's cheap test decides where it is sure:
-    for a 16-bit tile, on the high byte its coder would code.
+    for a 16-bit tile, on the high byte its coder would code. A 16-bit tile with
+    predicted low bits is tried both ways where the test says classical: the test
+    knows 8-bit screen content, and a scan's high byte (a CT's black surround) looks
+    like it to the test while the model codes it shorter (on the DICOM samples of
+    benchmarks/deep, 4 to 9% shorter, and 10 times faster than the classical top effort).
     """
+    measured = False
     if pixels.dtype == np.uint16:
-        pixels = _depth.high_byte(pixels)
+        plan, values = _depth.plan(pixels)
+        measured = plan.method == _depth.PREDICTED
+        pixels = (values >> plan.low).astype(np.uint8)
     if mode in CLASSICAL_ONLY or options.classical is True:
         return CLASSICAL
     if options.classical is False:
@@ -150,6 +157,8 @@ def choose(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
     from pillow_l3c.tile_coders import classical
 
     sure = classical.prefers_classical(pixels, mode)
+    if sure and measured:
+        return BOTH
     return BOTH if sure is None else CLASSICAL if sure else LEARNED
 
 

@@ -114,12 +114,6 @@ def _lookup(values: np.ndarray, low: int) -> bytes | None:
     return np.maximum(first, 0).astype(np.uint8).tobytes()
 
 
-def high_byte(pixels: np.ndarray) -> np.ndarray:
-    """The 8-bit image (h, w, bands) uint8 that a 16-bit tile's coder codes."""
-    p, values = plan(pixels)
-    return (values >> p.low).astype(np.uint8)
-
-
 def encode_low(p: Plan, values: np.ndarray) -> list[bytes]:
     """The streams of a tile's low bits (none unless ``p.method`` is PREDICTED)."""
     return _low_bits.encode(values, p.low) if p.method == PREDICTED else []

@@ -99,13 +99,13 @@ class TileReader:
         keep_truncated: bool = False,
         level: int = 0,
     ) -> np.ndarray:
-        """Pixels (rows, columns, bands) uint8 of ``box``; where it reaches past the
+        """Pixels (rows, columns, bands) of ``box`` (uint8, or uint16); where it reaches past the
         image, zeros (as Pillow's crop fills). A tile that a truncated file lacks raises
         TruncatedFileError, or with ``keep_truncated`` stays zeros (Pillow's
         LOAD_TRUNCATED_IMAGES). At pyramid ``level`` k, ``box`` is in the coordinates
         of the image's pixels [::2^k, ::2^k], and only those are decoded."""
         x0, y0, x1, y1 = box
-        out = np.zeros((y1 - y0, x1 - x0, self.header.planes), dtype=np.uint8)
+        out = np.zeros((y1 - y0, x1 - x0, self.header.planes), _codec.sample_type(self.header))
         tiles = self.covering((x0 << level, y0 << level, x1 << level, y1 << level))
         if keep_truncated:
             present = self.tiles_present()

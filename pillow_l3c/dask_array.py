@@ -87,7 +87,7 @@ class _TileSource:
         self.shape: tuple[int, ...] = (height, width) + (
             (header.planes,) if header.planes > 1 else ()
         )
-        self.dtype = np.dtype(np.uint8)
+        self.dtype = np.dtype(_codec.sample_type(header))
         self.ndim = len(self.shape)
 
     def _reader(self) -> _region.TileReader:
@@ -143,7 +143,7 @@ def open_array(
         asarray=False,
         fancy=False,
         lock=False,
-        meta=np.empty((0,) * source.ndim, dtype=np.uint8),
+        meta=np.empty((0,) * source.ndim, dtype=source.dtype),
     )
 
 
@@ -172,7 +172,7 @@ def to_l3c(
     effort: int | None = None,
     coder: str | None = None,
 ) -> None:
-    """Write a uint8 array (a ``dask.array``, or anything it takes) as a .l3c file.
+    """Write a uint8 or uint16 array (a ``dask.array``, or anything it takes) as a .l3c file.
 
     One task per tile, on whatever scheduler is active (a cluster's client, else
     threads), each coding its tile alone as ``Image.save`` would: the file is byte for
@@ -192,8 +192,18 @@ def to_l3c(
         arr, mode = arr.astype(np.uint8), "1"
     if arr.ndim == 2:
         arr = arr[:, :, None]
-    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] not in MODES_BY_BANDS:
-        msg = f"to_l3c needs a uint8 array (H, W) or (H, W, 1..4), got {arr.dtype} {arr.shape}"
+    deep = arr.dtype.kind == "u" and arr.dtype.itemsize == 2 and mode != "1"
+    if deep:
+        arr = arr.astype(np.uint16)  # by value, whatever the byte order
+    if (
+        arr.dtype not in (np.uint8, np.uint16)
+        or arr.ndim != 3
+        or arr.shape[2] not in MODES_BY_BANDS
+    ):
+        msg = (
+            "to_l3c needs a uint8 or uint16 array (H, W) or (H, W, 1..4), "
+            f"got {arr.dtype} {arr.shape}"
+        )
         raise ValueError(msg)
     mode = mode or MODES_BY_BANDS[arr.shape[2]]
     # Checked before any task runs: the tiles' first pass computes the whole source.
@@ -220,7 +230,8 @@ def to_l3c(
     if t != options.tile_size:  # all classical: one grid of larger tiles, as write does
         options = replace(options, tile_size=t)
         choices = [_codec.CLASSICAL] * blocks[:, :, 0].size
-    _, header, head = _codec.file_head(width, height, mode, sections, options, choices)
+    bits = 16 if deep else 8
+    _, header, head = _codec.file_head(width, height, mode, sections, options, choices, bits)
     encode = dask.delayed(_codec.encode_tile_section, pure=True)
     fs, path = require("fsspec.core").url_to_fs(urlpath, **(storage_options or {}))
     tmp = f"{path}.partial"

@@ -282,7 +282,9 @@ def test_to_l3c_writes_the_bytes_that_one_process_writes(
 
 
 def test_to_l3c_refuses_what_it_cannot_store(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match=r"needs a uint8 array \(H, W\) or \(H, W, 1..4\), got"):
+    with pytest.raises(
+        ValueError, match=r"needs a uint8 or uint16 array \(H, W\) or \(H, W, 1..4\), got"
+    ):
         dask_array.to_l3c(np.zeros((8, 8, 5), np.uint8), str(tmp_path / "x.l3c"))
     with pytest.raises(ValueError, match="tile size must be a multiple of 8"):
         dask_array.to_l3c(np.zeros((8, 8, 3), np.uint8), str(tmp_path / "x.l3c"), tile_size=12)
