@@ -37,6 +37,7 @@ SCALES = (
     128, 152, 181, 215, 256, 304, 362, 431, 512,
 )  # fmt: skip
 SEARCH_SAMPLE = 8  # the scale is fitted on every 8th symbol of a stream
+CHUNK = 1 << 15  # CDF rows made at a time
 _MEAN_BITS = 8  # the coder's means are in 1/256 of a symbol
 _INV_BITS = 12  # its inverse scales in 1/4096
 _MAX_INV = 1 << 20
@@ -168,19 +169,22 @@ def cdf_rows(
     shift = width.bit_length() - 1
     means = ((mean - (base << _MEAN_BITS) + 128) >> shift) + 128
     inv = (width << 20) // (SCALES[scale] * (activity + 2))
-    n = means.size
-    raw = _coder.mixture_cdf(
-        np.full((n, 1), 1 << 12, np.int32),
-        np.clip(means, -_MAX_MEAN, _MAX_MEAN).astype(np.int32).reshape(n, 1),
-        np.clip(inv, 0, _MAX_INV).astype(np.int32).reshape(n, 1),
-        symbols + 2,
-        PRECISION,
-    )
-    inner = raw[:, 1 : symbols + 2].astype(np.int64)
-    inner -= inner[:, :1]
-    total = inner[:, -1:]  # at least 2^bits: every symbol has at least 1
-    rows = (inner * ((1 << PRECISION) - symbols)) // total + np.arange(symbols + 1)
-    return rows.astype(np.int32)
+    means = np.clip(means, -_MAX_MEAN, _MAX_MEAN).astype(np.int32).reshape(-1, 1)
+    inv = np.clip(inv, 0, _MAX_INV).astype(np.int32).reshape(-1, 1)
+    rows = np.empty((means.size, symbols + 1), np.int32)
+    weights = np.full((CHUNK, 1), 1 << 12, np.int32)
+    for start in range(0, means.size, CHUNK):  # bounded temporaries, whatever the tile
+        part = slice(start, start + CHUNK)
+        m = means[part]
+        raw = _coder.mixture_cdf(weights[: m.shape[0]], m, inv[part], symbols + 2, PRECISION)
+        inner = raw[:, 1 : symbols + 2].astype(np.int64)
+        inner -= inner[:, :1]
+        total = inner[:, -1:].copy()  # at least 2^bits: every symbol has at least 1
+        inner *= (1 << PRECISION) - symbols
+        inner //= total
+        inner += np.arange(symbols + 1)
+        rows[part] = inner
+    return rows
 
 
 def _cost(rows: np.ndarray, symbols: np.ndarray) -> float:
