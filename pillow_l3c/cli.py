@@ -44,6 +44,7 @@ from tqdm import tqdm
 
 import pillow_l3c
 from pillow_l3c import _format, _metadata, _outputs
+from pillow_l3c._sources import check_source
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
 from pillow_l3c._threads import default_workers
 from pillow_l3c.tile_coders.base import LEARNED
@@ -139,37 +140,12 @@ def _warnings_as_lines(lines: list[str], where: Path) -> Iterator[None]:
     lines += [f"l3c: warning: {where}: {w.message}" for w in caught]
 
 
-def refuse_reduced_depth(im: Image.Image) -> None:
-    """Refuse a source whose samples Pillow reads with fewer bits than the file has.
-
-    Pillow holds 16 bits per sample only in grey (I;16): a 16-bit RGB, RGBA or LA PNG
-    or TIFF opens as 8-bit RGB or RGBA, its low bytes dropped, and coding that would
-    store a lossy copy of the user's file without a word.
-    """
-    if im.mode.startswith("I"):
-        return
-    for tile in im.tile or []:
-        args = tile.args if isinstance(tile.args, tuple) else (tile.args,)
-        raw = next((a for a in args if isinstance(a, str)), "")
-        if ";16" in raw:
-            msg = (
-                f"it has 16 bits per sample ({raw}), which Pillow reads as {im.mode} of 8 "
-                "bits; l3c encode reads only what Pillow keeps exactly: store it with "
-                "pillow_l3c.encode or imageio.v3.imwrite from a uint16 array"
-            )
-            raise OSError(msg)
-
-
 def _encode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, **options: Any
 ) -> tuple[str, list[str]]:
     notes: list[str] = []
     with _warnings_as_lines(notes, src), Image.open(src) as im:
-        frames = getattr(im, "n_frames", 1)
-        if frames > 1:
-            msg = f"it has {frames} frames and an L3C file holds one image"
-            raise OSError(msg)
-        refuse_reduced_depth(im)
+        check_source(im)
 
         def save(tmp: Path) -> None:
             im.save(
@@ -335,7 +311,7 @@ def _compare(path: Path, device: str | None, model: str | None = None) -> str:
     a mode L3C refuses is refused here too. Exact means the same pixels and palette.
     """
     with Image.open(path) as im:
-        refuse_reduced_depth(im)
+        check_source(im)
         im.load()
         png, data = io.BytesIO(), io.BytesIO()
         im.save(data, "L3C", device=device, model=model)  # its refusal first: it is ours

@@ -175,6 +175,8 @@ def _keep_tile_buffers_in_heap() -> None:
 def _encode(data: bytes, model: str | None, device: str | None, threads: int) -> bytes:
     from PIL import Image, UnidentifiedImageError
 
+    from pillow_l3c._sources import check_source
+
     out = io.BytesIO()
     try:
         im = Image.open(io.BytesIO(data))
@@ -182,6 +184,7 @@ def _encode(data: bytes, model: str | None, device: str | None, threads: int) ->
         msg = "cannot identify image file (not an image that Pillow reads)"
         raise UnidentifiedImageError(msg) from None
     with im:
+        check_source(im)
         im.save(out, "L3C", model=model, device=device, workers=threads)
     return out.getvalue()
 

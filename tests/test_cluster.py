@@ -42,8 +42,9 @@ def _pixels(path: Path | str) -> np.ndarray:
 
 
 def _mixed_folder(root: Path) -> dict[str, np.ndarray]:
-    """Good photos (one in a subfolder), a corrupt file and a CMYK JPEG that L3C refuses;
-    returns the good ones' pixels by output name."""
+    """Good photos (one in a subfolder), a corrupt file, a CMYK JPEG that L3C refuses and
+    a 16-bit RGB PNG that Pillow reads as 8 bits; returns the good ones' pixels by
+    output name."""
     (root / "sub").mkdir(parents=True)
     good = {}
     for i, name in enumerate(PHOTOS):
@@ -52,6 +53,7 @@ def _mixed_folder(root: Path) -> dict[str, np.ndarray]:
         good[str(Path(target.relative_to(root)).with_suffix(".l3c"))] = _pixels(target)
     (root / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     Image.new("CMYK", (16, 16), (1, 2, 3, 4)).save(root / "cmyk.jpg")
+    shutil.copy(IMAGES / "ladybird_rgb16_32x24.png", root / "rgb16.png")  # Pillow: 8 bits
     return good
 
 
@@ -64,7 +66,10 @@ def test_a_folder_with_a_corrupt_file_and_a_refused_mode(client: Client, tmp_pat
     assert by_name["corrupt.png"].status == "error"
     assert by_name["corrupt.png"].error == NOT_AN_IMAGE
     assert by_name["cmyk.jpg"].error == "OSError: cannot write mode CMYK as L3C"
-    assert sorted(r.status for r in results) == ["done"] * 3 + ["error"] * 2
+    assert by_name["rgb16.png"].error.startswith(
+        "OSError: it has 16 bits per sample (RGB;16B), which Pillow reads as RGB of 8 bits"
+    )  # refused, not stored as its 8-bit copy
+    assert sorted(r.status for r in results) == ["done"] * 3 + ["error"] * 3
     for name, pixels in good.items():
         np.testing.assert_array_equal(_pixels(tmp_path / "out" / name), pixels)
     manifest = cluster.read_manifest(str(tmp_path / "m.csv"))
@@ -187,11 +192,11 @@ def test_cli_on_a_scheduler(
     _mixed_folder(tmp_path / "src")
     address = client.scheduler.address
     argv = ["encode", str(tmp_path / "src"), "-o", str(tmp_path / "out"), "--scheduler", address]
-    assert main([*argv, "-q"]) == 1  # two files failed
+    assert main([*argv, "-q"]) == 1  # three files failed
     err = capsys.readouterr().err
     assert f"l3c: error: file://{tmp_path}/src/corrupt.png: {NOT_AN_IMAGE}" in err
     rows = cluster.read_manifest(str(tmp_path / "out" / "l3c-encode-manifest.csv"))
-    assert sorted(r.status for r in rows) == ["done"] * 3 + ["error"] * 2
+    assert sorted(r.status for r in rows) == ["done"] * 3 + ["error"] * 3
     dec = ["decode", str(tmp_path / "out"), "-o", str(tmp_path / "back"), "--scheduler", address]
     assert main([*dec, "-q"]) == 0
     assert len(list((tmp_path / "back").rglob("*.png"))) == 3

@@ -213,7 +213,7 @@ def test_cli_refuses_16_bit_colour_that_pillow_reads_as_8_bits(
     assert err == [
         (
             f"l3c: error: {src}: it has 16 bits per sample (RGB;16B), which Pillow reads as "
-            "RGB of 8 bits; l3c encode reads only what Pillow keeps exactly: store it with "
+            "RGB of 8 bits (Pillow keeps 16 bits only in grey): store it with "
             "pillow_l3c.encode or imageio.v3.imwrite from a uint16 array"
         )
     ]
