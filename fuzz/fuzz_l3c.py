@@ -146,14 +146,16 @@ def _deep_seeds(nrng: np.random.Generator) -> list[bytes]:
     """16-bit files of every kind of low bits: predicted (noise in the low byte, in
     tiles of 8 and of 24), looked up (v * 257), none (12 bits left-aligned in 8 bits
     of span)."""
-    noisy = np.sort(nrng.integers(0, 1 << 16, (30, 21, 3)), axis=0).astype(np.uint16)
-    photo = np.sort(nrng.integers(0, 256, (19, 23, 2)), axis=1).astype(np.uint16)
+
+    def smooth(shape: tuple[int, ...], top: int) -> np.ndarray:
+        return np.sort(nrng.integers(0, top, shape), axis=0).astype(np.uint16)
+
     cases = [
-        (noisy, 8),
-        (noisy[:, :, 0], 24),
-        (photo * 257, 512),
-        ((photo[:, :, :1] << 4) + 3, 512),
-        (np.concatenate([noisy[:19, :21], noisy[:19, :21, :1]], axis=2), 16),
+        (smooth((30, 21, 3), 1 << 16), 8),
+        (smooth((30, 21), 1 << 16), 24),
+        (smooth((19, 23, 2), 256) * 257, 512),
+        ((smooth((19, 23), 256) << 4) + 3, 512),
+        (smooth((19, 21, 4), 1 << 16), 16),
     ]
     return [pillow_l3c.encode(a, tile_size=t, coder="learned") for a, t in cases]
 
@@ -189,7 +191,7 @@ def fuzz_file(n: int, rng: random.Random, timeout: float) -> int:
             seeds.append(buf.getvalue())
     seeds += _classical_seeds(nrng)
     deep = _deep_seeds(nrng)  # decoded by pillow_l3c.decode: Pillow has no 16-bit colour
-    seeds += deep[1:2]  # the grey one through Pillow too (I;16)
+    seeds.append(deep[1])  # the grey one through Pillow too (I;16)
     decoded = 0
     for i in range(n):
         if i and i % 10_000 == 0:

@@ -170,7 +170,9 @@ class L3cPlugin(PluginV3):
         h, meta = self._read_header()
         out = meta.info()
         out.update(model_id=h.model_id.hex(), l3c_version=h.version, l3c_tile_size=h.tile_size)
-        out.update(mode=h.mode, shape=(h.width, h.height))
+        # Pillow's name of 16-bit grey; 16-bit colour has none in Pillow, and keeps its own
+        mode = "I;16" if h.bits == 16 and h.mode == "L" else h.mode
+        out.update(mode=mode, shape=(h.width, h.height))
         out.update(_exif_tags(out))
         if exclude_applied:
             out.pop("Orientation", None)

@@ -188,6 +188,8 @@ def test_imageio_writes_and_reads_uint16(tmp_path: Path) -> None:
     pixels = noisy16(4, (40, 56))
     iio.imwrite(tmp_path / "x.l3c", pixels)
     assert iio.improps(tmp_path / "x.l3c").dtype == np.uint16
+    iio.imwrite(tmp_path / "g.l3c", pixels[:, :, 0])
+    assert iio.immeta(tmp_path / "g.l3c")["mode"] == "I;16"  # as imageio's Pillow plugin says
     back = iio.imread(tmp_path / "x.l3c")
     assert back.dtype == np.uint16
     np.testing.assert_array_equal(back, pixels)
