@@ -37,15 +37,18 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from PIL import Image
 from tqdm import tqdm
 
 import pillow_l3c
-from pillow_l3c import _format, _metadata, _outputs
-from pillow_l3c._sources import check_source
+from pillow_l3c import _deep_files, _format, _metadata, _outputs
+from pillow_l3c._sources import check_frames, check_source
 from pillow_l3c._suffixes import IMAGE_SUFFIXES
+
+if TYPE_CHECKING:
+    import numpy as np
 from pillow_l3c._threads import default_workers
 from pillow_l3c.tile_coders.base import LEARNED
 
@@ -145,9 +148,13 @@ def _encode_one(
 ) -> tuple[str, list[str]]:
     notes: list[str] = []
     with _warnings_as_lines(notes, src), Image.open(src) as im:
-        check_source(im)
+        check_frames(im)
+        raw = _deep_files.reduced_depth(im)
 
         def save(tmp: Path) -> None:
+            if raw is not None:  # 16-bit colour: the pixels by imagecodecs, the rest by Pillow
+                _save_deep(im, _deep_files.read_pixels(src, raw), tmp, device, workers, options)
+                return
             im.save(
                 tmp,
                 format="L3C",
@@ -162,11 +169,66 @@ def _encode_one(
     return f"{src} -> {dst} ({_bpsp(dst):.3f} bpsp)", notes
 
 
+def _save_deep(
+    im: Image.Image,
+    pixels: np.ndarray,
+    tmp: Path,
+    device: str | None,
+    workers: int | None,
+    options: dict[str, Any],
+) -> None:
+    """A 16-bit colour source as .l3c: its pixels, and its metadata as Pillow read it."""
+    from pillow_l3c import _codec
+
+    meta, dropped = _metadata.Metadata.from_image(im, {})
+    _metadata.warn_not_kept("L3C", dropped)
+    mode = {2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+    coding = _codec.options(
+        options.get("model"), options.get("effort"), None, device, workers, options.get("coder")
+    )
+    with open(tmp, "wb") as f:
+        _codec.write(f, pixels, mode, meta.to_sections(), coding)
+
+
+def _decode_deep(
+    src: Path, dst: Path, fmt: str, device: str | None, workers: int | None, force: bool
+) -> bool:
+    """Decode a 16-bit colour .l3c file to a 16-bit PNG, which Pillow cannot hold.
+
+    False for any other file, which Pillow decodes.
+    """
+    from pillow_l3c import _codec
+
+    with src.open("rb") as f:
+        try:
+            header, sections = _codec.read_header(f)
+        except pillow_l3c.L3cError:
+            return False  # not L3C, or damaged: Image.open says which
+        if header.bits != 16 or header.mode == "L":
+            return False
+        if fmt != "PNG":
+            msg = (
+                f"a 16-bit {header.mode} image is written as PNG only (Pillow writes no "
+                f"16-bit colour, and this tool writes PNG itself), not {fmt}"
+            )
+            raise OSError(msg)
+        f.seek(0)
+        pixels = _codec.decode(f, device, workers)[1]
+    meta = _metadata.Metadata.from_sections(sections)
+    params, lost = meta.save_params("PNG")
+    _outputs.write_file(dst, lambda tmp: _deep_files.write_png(tmp, pixels, params), force)
+    _metadata.warn_not_kept("PNG", lost)
+    return True
+
+
 def _decode_one(
     src: Path, dst: Path, device: str | None, workers: int | None = None, **options: Any
 ) -> tuple[str, list[str]]:
     notes: list[str] = []
     fmt = _output_format(dst, options.get("lossy", False))
+    with _warnings_as_lines(notes, dst), _decoding_on(device, workers):
+        if _decode_deep(src, dst, fmt, device, workers, options.get("force", False)):
+            return f"{src} -> {dst}", notes
     with _warnings_as_lines(notes, dst), _decoding_on(device, workers), Image.open(src) as im:
         if im.format != "L3C":
             msg = f"not an L3C file (Pillow reads it as {im.format})"

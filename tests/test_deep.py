@@ -4,6 +4,7 @@ the two ways of coding low bits, Pillow's 16-bit modes, and damaged 16-bit tiles
 from __future__ import annotations
 
 import io
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 from PIL import Image
 
 import pillow_l3c
-from pillow_l3c import _codec, _depth, _format, _low_bits
+from pillow_l3c import _codec, _deep_files, _depth, _format, _low_bits
 from pillow_l3c.cli import main
 from pillow_l3c.errors import CorruptStreamError, L3cError
 
@@ -206,17 +207,74 @@ def test_cli_codes_16_bit_grey_png_exactly(tmp_path: Path) -> None:
         np.testing.assert_array_equal(np.asarray(back), grey)
 
 
-def test_cli_refuses_16_bit_colour_that_pillow_reads_as_8_bits(
+def _sixteen_bit_png(path: Path) -> tuple[np.ndarray, dict[str, object]]:
+    """A 16-bit RGB PNG with an ICC profile, EXIF, text and dpi; its pixels and info."""
+    from PIL import ImageCms, PngImagePlugin
+
+    imagecodecs = pytest.importorskip("imagecodecs")
+    pixels = imagecodecs.png_decode((IMAGES / "ladybird_rgb16_32x24.png").read_bytes())
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", "a photographer")
+    text.add_itxt("Beschreibung", "ein Marienk\u00e4fer", "de")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation
+    params = {"icc_profile": icc, "pnginfo": text, "dpi": (300, 300), "exif": exif.tobytes()}
+    _deep_files.write_png(path, pixels, params)
+    with Image.open(path) as im:
+        return pixels, dict(im.info)
+
+
+def test_cli_codes_16_bit_colour_exactly_with_its_metadata(tmp_path: Path) -> None:
+    imagecodecs = pytest.importorskip("imagecodecs")
+    pixels, info = _sixteen_bit_png(tmp_path / "c.png")
+    assert main(["encode", str(tmp_path / "c.png"), "-o", str(tmp_path / "l3c"), "-q"]) == 0
+    np.testing.assert_array_equal(
+        pillow_l3c.decode((tmp_path / "l3c" / "c.l3c").read_bytes()), pixels
+    )
+    assert (
+        main(["decode", str(tmp_path / "l3c" / "c.l3c"), "-o", str(tmp_path / "back"), "-q"]) == 0
+    )
+    back = tmp_path / "back" / "c.png"
+    np.testing.assert_array_equal(imagecodecs.png_decode(back.read_bytes()), pixels)
+    with Image.open(back) as im:
+        assert {k: im.info.get(k) for k in info} == info  # ICC, EXIF, text, dpi
+
+
+def test_cli_reads_16_bit_colour_tiff(tmp_path: Path) -> None:
+    imagecodecs = pytest.importorskip("imagecodecs")
+    rgba = noisy16(4, (24, 40))
+    (tmp_path / "t.tif").write_bytes(imagecodecs.tiff_encode(rgba))
+    assert main(["encode", str(tmp_path / "t.tif"), "-o", str(tmp_path), "-q"]) == 0
+    np.testing.assert_array_equal(pillow_l3c.decode((tmp_path / "t.l3c").read_bytes()), rgba)
+
+
+def test_cli_writes_16_bit_colour_as_png_only(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    (tmp_path / "c.l3c").write_bytes(pillow_l3c.encode(noisy16(3, (16, 16))))
+    assert main(["decode", str(tmp_path / "c.l3c"), "-o", str(tmp_path / "c.tiff"), "-q"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"l3c: error: {tmp_path / 'c.l3c'}: a 16-bit RGB image is written as PNG only "
+        "(Pillow writes no 16-bit colour, and this tool writes PNG itself), not TIFF"
+    )
+    assert not (tmp_path / "c.tiff").exists()
+
+
+def test_cli_refuses_16_bit_colour_without_imagecodecs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)  # import raises ImportError
     src = IMAGES / "ladybird_rgb16_32x24.png"
     assert main(["encode", str(src), "-o", str(tmp_path), "-q"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [
         (
             f"l3c: error: {src}: it has 16 bits per sample (RGB;16B), which Pillow reads as "
-            "RGB of 8 bits (Pillow keeps 16 bits only in grey): store it with "
-            "pillow_l3c.encode or imageio.v3.imwrite from a uint16 array"
+            "8 bits (Pillow keeps 16 bits only in grey); to code it exactly, install "
+            "imagecodecs (pip install imagecodecs), or store it with pillow_l3c.encode from "
+            "a uint16 array"
         )
     ]
     assert not list(tmp_path.iterdir())
