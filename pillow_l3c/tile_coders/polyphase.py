@@ -201,6 +201,7 @@ def encode_layer(
     import torch
 
     from pillow_l3c import _coder
+    from pillow_l3c.tile_coders.polyphase_rows import Pass, Runner
 
     net, order = model.module, model.order
     x = torch.from_numpy(np.ascontiguousarray(view)).permute(2, 0, 1)[None].to(model.device)
@@ -210,20 +211,22 @@ def encode_layer(
         scales.append(scales[-1][..., 0::2, 0::2])
     coded = list(order[:planes])
     streams = [_coder.encode_cdf(_flat(scales[-1][0, coded]), _uniform_cdf(), PRECISION)]
+    runner = Runner(net, x.device.type)
     for s in range(len(scales) - 2, -1, -1):
         xs, a = scales[s], scales[s + 1]
         b = xs[..., 1::2, 1::2]
-        feat, s4 = net.features(0, a, a, a, b.shape[2], b.shape[3])
+        bands = runner.features([Pass(0, (a, a, a), b.shape[2], b.shape[3])])
         for k in range(planes):
-            mix = net.mixture(0, k, feat, s4, b)
-            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix], adapt))
+            mixes = runner.mixtures(0, k, bands, [b])
+            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), mixes, adapt))
         c, d = xs[..., 0::2, 1::2], xs[..., 1::2, 0::2]
-        feat_c, s4_c = net.features(1, a, b, b, c.shape[2], c.shape[3])
         dt = d.transpose(2, 3)
         at, bt = a.transpose(2, 3), b.transpose(2, 3)
-        feat_d, s4_d = net.features(1, at, bt, bt, *dt.shape[2:])
+        bands = runner.features(
+            [Pass(1, (a, b, b), c.shape[2], c.shape[3]), Pass(1, (at, bt, bt), *dt.shape[2:])]
+        )
         for k in range(planes):
-            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
+            mixes = runner.mixtures(1, k, bands, [c, dt])
             target = np.concatenate([_flat(c[0, order[k]]), _flat(dt[0, order[k]])])
             streams.append(_adapted_stream(net, target, mixes, adapt))
     return streams
@@ -244,6 +247,7 @@ def decode_layer(
     import torch
 
     from pillow_l3c import _coder
+    from pillow_l3c.tile_coders.polyphase_rows import Pass, Runner
 
     net, order, dev = model.module, model.order, model.device
     sizes = [(height, width)]
@@ -256,25 +260,24 @@ def decode_layer(
     x = torch.empty((1, 3, hs, ws), dtype=torch.int64, device=dev)
     for k in range(planes):
         _set_plane(x, top[k * hs * ws : (k + 1) * hs * ws], order, k, planes)
+    runner = Runner(net, x.device.type)
     for s in range(len(sizes) - 2, -1, -1):
         if s + 1 <= level:  # x is scale s + 1 already: as coarse as asked
             break
         h, w = sizes[s]
         a = x
         b = torch.zeros((1, 3, h // 2, w // 2), dtype=torch.int64, device=dev)
-        feat, s4 = net.features(0, a, a, a, h // 2, w // 2)
+        bands = runner.features([Pass(0, (a, a, a), h // 2, w // 2)])
         for k in range(planes):
-            sym = _adapted_decode(net, next(it), [net.mixture(0, k, feat, s4, b)])
+            sym = _adapted_decode(net, next(it), runner.mixtures(0, k, bands, [b]))
             _set_plane(b, sym, order, k, planes)
         hc, wc = (h + 1) // 2, w // 2
         c = torch.zeros((1, 3, hc, wc), dtype=torch.int64, device=dev)
-        feat_c, s4_c = net.features(1, a, b, b, hc, wc)
         dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
-        bt = b.transpose(2, 3)
-        feat_d, s4_d = net.features(1, a.transpose(2, 3), bt, bt, *dt.shape[2:])
+        at, bt = a.transpose(2, 3), b.transpose(2, 3)
+        bands = runner.features([Pass(1, (a, b, b), hc, wc), Pass(1, (at, bt, bt), *dt.shape[2:])])
         for k in range(planes):
-            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
-            sym = _adapted_decode(net, next(it), mixes)
+            sym = _adapted_decode(net, next(it), runner.mixtures(1, k, bands, [c, dt]))
             _set_plane(c, sym[: hc * wc], order, k, planes)
             _set_plane(dt, sym[hc * wc :], order, k, planes)
         d = dt.transpose(2, 3)
