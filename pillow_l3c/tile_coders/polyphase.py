@@ -19,6 +19,8 @@ than its symbols as bytes (noise) is stored as bytes instead (first byte 0x7F).
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -152,22 +154,45 @@ def _adapted_stream(
     weights, means, log_scales = _joined(mixtures)
     tried: dict[int, bytes] = {}
 
-    def attempt(offset: int) -> None:
-        if abs(offset) <= MAX_SCALE_OFFSET and offset not in tried:
-            inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
-            tried[offset] = _coder.encode_mixture(
-                target, weights, means, inv, SAMPLE_LEVELS, PRECISION
-            )
+    def coded(offset: int) -> bytes:
+        inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
+        return _coder.encode_mixture(target, weights, means, inv, SAMPLE_LEVELS, PRECISION)
 
-    for offset in FIRST_TRY if adapt else (0,):
-        attempt(offset)
+    def attempt(offsets: Iterable[int]) -> None:
+        todo = [o for o in dict.fromkeys(offsets) if abs(o) <= MAX_SCALE_OFFSET and o not in tried]
+        tried.update(zip(todo, _tries(coded, todo), strict=True))
+
+    attempt(FIRST_TRY if adapt else (0,))
     centre = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
-    for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if adapt else ():
-        attempt(offset)
+    if adapt:
+        attempt((centre - 2, centre - 1, centre + 1, centre + 2))
     best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
     if len(tried[best]) > len(target):  # noise: never more than 8 bits a symbol
         return bytes([STORED_STREAM]) + target.astype(np.uint8).tobytes()
     return bytes([best & 0xFF]) + tried[best]
+
+
+def _tries(coded: Callable[[int], bytes], offsets: list[int]) -> list[bytes]:
+    """``coded`` of each offset, in order, split between this thread and any the codec
+    call lends (``_threads.spare_threads``): the tries are independent, and which one is
+    kept depends only on their lengths, so the stream is the same."""
+    from pillow_l3c import _threads
+
+    with _threads.spare_threads(len(offsets) - 1) as lent:
+        if not lent:
+            return [coded(o) for o in offsets]
+        groups = [offsets[i :: lent + 1] for i in range(lent + 1)]
+        done = _threads.run_all([partial(_each, coded, g) for g in groups], lent)
+    by_offset = {
+        o: data
+        for group, out in zip(groups, done, strict=True)
+        for o, data in zip(group, out, strict=True)
+    }
+    return [by_offset[o] for o in offsets]
+
+
+def _each(coded: Callable[[int], bytes], offsets: list[int]) -> list[bytes]:
+    return [coded(o) for o in offsets]
 
 
 def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.ndarray:
