@@ -24,9 +24,11 @@ POLY_MODELS = ["poly-small", "poly-fast"]
 
 @pytest.fixture
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Bands of two rows and up (so that small images are cut too, many edges), and a
-    count of the bands run, so that a test knows the cut happened."""
+    """Bands of two rows and up, however few pixels (so that small images are cut too,
+    with many edges), and a count of the bands run, so that a test knows the cut
+    happened."""
     monkeypatch.setattr(rows, "MIN_BAND_ROWS", 2)
+    monkeypatch.setattr(rows, "MIN_SHARED_PIXELS", 0)
     calls: list[int] = []
     original = rows.band_features
 

@@ -160,7 +160,7 @@ def _adapted_stream(
 
     def attempt(offsets: Iterable[int]) -> None:
         todo = [o for o in dict.fromkeys(offsets) if abs(o) <= MAX_SCALE_OFFSET and o not in tried]
-        tried.update(zip(todo, _tries(coded, todo), strict=True))
+        tried.update(zip(todo, _tries(coded, todo, target), strict=True))
 
     attempt(FIRST_TRY if adapt else (0,))
     centre = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
@@ -172,13 +172,15 @@ def _adapted_stream(
     return bytes([best & 0xFF]) + tried[best]
 
 
-def _tries(coded: Callable[[int], bytes], offsets: list[int]) -> list[bytes]:
+def _tries(coded: Callable[[int], bytes], offsets: list[int], target: np.ndarray) -> list[bytes]:
     """``coded`` of each offset, in order, split between this thread and any the codec
     call lends (``_threads.spare_threads``): the tries are independent, and which one is
     kept depends only on their lengths, so the stream is the same."""
     from pillow_l3c import _threads
+    from pillow_l3c.tile_coders.polyphase_rows import MIN_SHARED_PIXELS
 
-    with _threads.spare_threads(len(offsets) - 1) as lent:
+    wanted = len(offsets) - 1 if len(target) >= MIN_SHARED_PIXELS else 0
+    with _threads.spare_threads(wanted) as lent:
         if not lent:
             return [coded(o) for o in offsets]
         groups = [offsets[i :: lent + 1] for i in range(lent + 1)]

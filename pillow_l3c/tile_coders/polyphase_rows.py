@@ -34,6 +34,9 @@ GATHER_REACH = 1
 # than the second thread wins.
 MIN_BAND_ROWS = 24
 MAX_PARTS = 8  # bands of one pass at most, however many threads are idle
+# Less work than this in a step (target pixels), and handing half of it to another
+# thread costs more than it saves: the coarse scales run in the calling thread.
+MIN_SHARED_PIXELS = 8192
 
 Mixture = tuple["Tensor", "Tensor", "Tensor"]
 
@@ -138,7 +141,8 @@ class Runner:
         useful = sum(
             parts_for(p.height, MAX_PARTS) if self._halo(p.stage) is not None else 1 for p in passes
         )
-        with spare_threads(useful - 1 if self.halos is not None else 0) as lent:
+        big = sum(p.height * p.width for p in passes) >= MIN_SHARED_PIXELS
+        with spare_threads(useful - 1 if self.halos is not None and big else 0) as lent:
             if not lent:
                 return [[whole_features(self.net, p)] for p in passes]
             each = -(-(1 + lent) // len(passes))  # bands per pass, rounded up
@@ -168,5 +172,7 @@ class Runner:
             for pass_bands, target in zip(bands, targets, strict=True)
             for band in pass_bands
         ]
-        with spare_threads(len(tasks) - 1 if self.halos is not None else 0) as lent:
+        pixels = sum(b.feat.shape[2] * b.feat.shape[3] for pass_bands in bands for b in pass_bands)
+        big = self.halos is not None and pixels >= MIN_SHARED_PIXELS
+        with spare_threads(len(tasks) - 1 if big else 0) as lent:
             return run_all(tasks, lent)
