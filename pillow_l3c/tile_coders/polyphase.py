@@ -14,6 +14,11 @@ encoder tries moving every log-scale of the stream by a multiple of 1/16 and kee
 offset that codes it shortest (the way JPEG XL fits its context model to each image,
 in its cheapest form). Measured in docs/TRAINING.md. A stream that would code longer
 than its symbols as bytes (noise) is stored as bytes instead (first byte 0x7F).
+
+A tile may be given threads its codec call has idle (a one-tile image, the last tile of
+a grid): its network passes then run in row bands or side by side
+(``polyphase_rows.Runner``) and its encoder's offset tries are shared, with the same
+integers and so the same bytes as on one thread.
 """
 
 from __future__ import annotations
