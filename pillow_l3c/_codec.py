@@ -414,7 +414,7 @@ def write(
     learned = None
     if mode not in CLASSICAL_ONLY:
         learned = _learned(_model.load(options.device, options.model))
-    workers = min(options.workers or default_workers(options.device), grid.tile_count())
+    workers = options.workers or default_workers(options.device)  # idle ones lend to tiles
 
     def coded(job: tuple[Tile, str]) -> CodedTile:
         return code_tile(_tile_view(pixels, job[0]), mode, job[1], options, learned)
@@ -622,7 +622,7 @@ def decode_tiles(
                 return
             yield tile, payload
 
-    workers = min(workers or default_workers(device), header.tile_count())
+    workers = workers or default_workers(device)  # idle ones lend to tiles
     jobs = payloads()
     for tile, pixels in decode_tile_list(header, jobs, device, workers, False, coders, level):
         top, left = tile.top >> level, tile.left >> level  # tiles start at multiples of 2^k

@@ -14,11 +14,18 @@ encoder tries moving every log-scale of the stream by a multiple of 1/16 and kee
 offset that codes it shortest (the way JPEG XL fits its context model to each image,
 in its cheapest form). Measured in docs/TRAINING.md. A stream that would code longer
 than its symbols as bytes (noise) is stored as bytes instead (first byte 0x7F).
+
+A tile may be given threads its codec call has idle (a one-tile image, the last tile of
+a grid): its network passes then run in row bands or side by side
+(``polyphase_rows.Runner``) and its encoder's offset tries are shared, with the same
+integers and so the same bytes as on one thread.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -152,22 +159,47 @@ def _adapted_stream(
     weights, means, log_scales = _joined(mixtures)
     tried: dict[int, bytes] = {}
 
-    def attempt(offset: int) -> None:
-        if abs(offset) <= MAX_SCALE_OFFSET and offset not in tried:
-            inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
-            tried[offset] = _coder.encode_mixture(
-                target, weights, means, inv, SAMPLE_LEVELS, PRECISION
-            )
+    def coded(offset: int) -> bytes:
+        inv = _columns(net.inv_scales(log_scales, offset * SCALE_OFFSET_UNIT))  # type: ignore[attr-defined]
+        return _coder.encode_mixture(target, weights, means, inv, SAMPLE_LEVELS, PRECISION)
 
-    for offset in FIRST_TRY if adapt else (0,):
-        attempt(offset)
+    def attempt(offsets: Iterable[int]) -> None:
+        todo = [o for o in dict.fromkeys(offsets) if abs(o) <= MAX_SCALE_OFFSET and o not in tried]
+        tried.update(zip(todo, _tries(coded, todo, target), strict=True))
+
+    attempt(FIRST_TRY if adapt else (0,))
     centre = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
-    for offset in (centre - 2, centre - 1, centre + 1, centre + 2) if adapt else ():
-        attempt(offset)
+    if adapt:
+        attempt((centre - 2, centre - 1, centre + 1, centre + 2))
     best = min(tried, key=lambda o: (len(tried[o]), abs(o), o))
     if len(tried[best]) > len(target):  # noise: never more than 8 bits a symbol
         return bytes([STORED_STREAM]) + target.astype(np.uint8).tobytes()
     return bytes([best & 0xFF]) + tried[best]
+
+
+def _tries(coded: Callable[[int], bytes], offsets: list[int], target: np.ndarray) -> list[bytes]:
+    """``coded`` of each offset, in order, split between this thread and any the codec
+    call lends (``_threads.spare_threads``): the tries are independent, and which one is
+    kept depends only on their lengths, so the stream is the same."""
+    from pillow_l3c import _threads
+    from pillow_l3c.tile_coders.polyphase_rows import MIN_SHARED_PIXELS
+
+    wanted = len(offsets) - 1 if len(target) >= MIN_SHARED_PIXELS else 0
+    with _threads.spare_threads(wanted) as lent:
+        if not lent:
+            return [coded(o) for o in offsets]
+        groups = [offsets[i :: lent + 1] for i in range(lent + 1)]
+        done = _threads.run_all([partial(_each, coded, g) for g in groups], lent)
+    by_offset = {
+        o: data
+        for group, out in zip(groups, done, strict=True)
+        for o, data in zip(group, out, strict=True)
+    }
+    return [by_offset[o] for o in offsets]
+
+
+def _each(coded: Callable[[int], bytes], offsets: list[int]) -> list[bytes]:
+    return [coded(o) for o in offsets]
 
 
 def _adapted_decode(net: object, data: bytes, mixtures: list[Mixture]) -> np.ndarray:
@@ -201,6 +233,7 @@ def encode_layer(
     import torch
 
     from pillow_l3c import _coder
+    from pillow_l3c.tile_coders.polyphase_rows import Pass, Runner
 
     net, order = model.module, model.order
     x = torch.from_numpy(np.ascontiguousarray(view)).permute(2, 0, 1)[None].to(model.device)
@@ -210,20 +243,22 @@ def encode_layer(
         scales.append(scales[-1][..., 0::2, 0::2])
     coded = list(order[:planes])
     streams = [_coder.encode_cdf(_flat(scales[-1][0, coded]), _uniform_cdf(), PRECISION)]
+    runner = Runner(net, x.device.type)
     for s in range(len(scales) - 2, -1, -1):
         xs, a = scales[s], scales[s + 1]
         b = xs[..., 1::2, 1::2]
-        feat, s4 = net.features(0, a, a, a, b.shape[2], b.shape[3])
+        bands = runner.features([Pass(0, (a, a, a), b.shape[2], b.shape[3])])
         for k in range(planes):
-            mix = net.mixture(0, k, feat, s4, b)
-            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), [mix], adapt))
+            mixes = runner.mixtures(0, k, bands, [b])
+            streams.append(_adapted_stream(net, _flat(b[0, order[k]]), mixes, adapt))
         c, d = xs[..., 0::2, 1::2], xs[..., 1::2, 0::2]
-        feat_c, s4_c = net.features(1, a, b, b, c.shape[2], c.shape[3])
         dt = d.transpose(2, 3)
         at, bt = a.transpose(2, 3), b.transpose(2, 3)
-        feat_d, s4_d = net.features(1, at, bt, bt, *dt.shape[2:])
+        bands = runner.features(
+            [Pass(1, (a, b, b), c.shape[2], c.shape[3]), Pass(1, (at, bt, bt), *dt.shape[2:])]
+        )
         for k in range(planes):
-            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
+            mixes = runner.mixtures(1, k, bands, [c, dt])
             target = np.concatenate([_flat(c[0, order[k]]), _flat(dt[0, order[k]])])
             streams.append(_adapted_stream(net, target, mixes, adapt))
     return streams
@@ -244,6 +279,7 @@ def decode_layer(
     import torch
 
     from pillow_l3c import _coder
+    from pillow_l3c.tile_coders.polyphase_rows import Pass, Runner
 
     net, order, dev = model.module, model.order, model.device
     sizes = [(height, width)]
@@ -256,25 +292,24 @@ def decode_layer(
     x = torch.empty((1, 3, hs, ws), dtype=torch.int64, device=dev)
     for k in range(planes):
         _set_plane(x, top[k * hs * ws : (k + 1) * hs * ws], order, k, planes)
+    runner = Runner(net, x.device.type)
     for s in range(len(sizes) - 2, -1, -1):
         if s + 1 <= level:  # x is scale s + 1 already: as coarse as asked
             break
         h, w = sizes[s]
         a = x
         b = torch.zeros((1, 3, h // 2, w // 2), dtype=torch.int64, device=dev)
-        feat, s4 = net.features(0, a, a, a, h // 2, w // 2)
+        bands = runner.features([Pass(0, (a, a, a), h // 2, w // 2)])
         for k in range(planes):
-            sym = _adapted_decode(net, next(it), [net.mixture(0, k, feat, s4, b)])
+            sym = _adapted_decode(net, next(it), runner.mixtures(0, k, bands, [b]))
             _set_plane(b, sym, order, k, planes)
         hc, wc = (h + 1) // 2, w // 2
         c = torch.zeros((1, 3, hc, wc), dtype=torch.int64, device=dev)
-        feat_c, s4_c = net.features(1, a, b, b, hc, wc)
         dt = torch.zeros((1, 3, (w + 1) // 2, h // 2), dtype=torch.int64, device=dev)
-        bt = b.transpose(2, 3)
-        feat_d, s4_d = net.features(1, a.transpose(2, 3), bt, bt, *dt.shape[2:])
+        at, bt = a.transpose(2, 3), b.transpose(2, 3)
+        bands = runner.features([Pass(1, (a, b, b), hc, wc), Pass(1, (at, bt, bt), *dt.shape[2:])])
         for k in range(planes):
-            mixes = [net.mixture(1, k, feat_c, s4_c, c), net.mixture(1, k, feat_d, s4_d, dt)]
-            sym = _adapted_decode(net, next(it), mixes)
+            sym = _adapted_decode(net, next(it), runner.mixtures(1, k, bands, [c, dt]))
             _set_plane(c, sym[: hc * wc], order, k, planes)
             _set_plane(dt, sym[hc * wc :], order, k, planes)
         d = dt.transpose(2, 3)
