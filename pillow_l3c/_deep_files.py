@@ -27,9 +27,13 @@ _COLOUR_TYPE = {2: 4, 3: 2, 4: 6}  # bands -> PNG colour type: grey+alpha, RGB, 
 _OWN_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND"})
 
 
+_BANDS = {"LA": 2, "RGB": 3, "RGBA": 4}  # what a 16-bit colour source may hold
+
+
 def reduced_depth(im: Image.Image) -> str | None:
     """The raw mode of a source whose samples Pillow reads with fewer bits than the
-    file has (a 16-bit colour PNG or TIFF, opened as 8-bit RGB or RGBA), else None."""
+    file has (a 16-bit colour PNG or TIFF, opened as 8-bit RGB or RGBA; a PPM of more
+    than 255 levels, opened as 8-bit RGB), else None."""
     if im.mode.startswith("I"):
         return None
     for tile in im.tile or []:
@@ -37,15 +41,31 @@ def reduced_depth(im: Image.Image) -> str | None:
         raw = next((a for a in args if isinstance(a, str)), "")
         if ";16" in raw:
             return raw
+        levels = _ppm_maxval(im, args)
+        if levels is not None and levels > 255:
+            return f"{raw};16B, maxval {levels}"
     return None
 
 
-def read_pixels(path: Path, raw: str) -> np.ndarray:
+def _ppm_maxval(im: Image.Image, args: tuple[Any, ...]) -> int | None:
+    """The maxval of a binary PPM (Pillow's "ppm" decoder takes (rawmode, maxval))."""
+    if im.format == "PPM" and len(args) == 2 and isinstance(args[1], int):
+        return args[1]
+    return None
+
+
+def read_pixels(path: Path, im: Image.Image, raw: str) -> np.ndarray:
     """The uint16 pixels (H, W, bands) of a 16-bit colour source, read exactly.
 
-    L3cError when imagecodecs is not installed or reads something else than a uint16
-    image of 2 to 4 bands: never a guess.
+    L3cError when imagecodecs is not installed (a PNG or TIFF), or reads anything but a
+    uint16 image of Pillow's size and bands: never a guess.
     """
+    kind = raw.split(";")[0]
+    if kind not in _BANDS:
+        msg = f"it has 16-bit samples of {kind}, which L3C does not store"
+        raise L3cError(msg)
+    if im.format == "PPM":
+        return _read_ppm(path, im)
     try:
         import imagecodecs
     except ImportError:
@@ -55,14 +75,32 @@ def read_pixels(path: Path, raw: str) -> np.ndarray:
             "imagecodecs), or store it with pillow_l3c.encode from a uint16 array"
         )
         raise L3cError(msg) from None
-    pixels = imagecodecs.imread(str(path))
-    if pixels.dtype.kind != "u" or pixels.dtype.itemsize != 2 or pixels.ndim != 3:
-        msg = f"imagecodecs reads it as {pixels.dtype} {pixels.shape}, not a 16-bit colour image"
-        raise L3cError(msg)
-    if pixels.shape[2] not in _COLOUR_TYPE:
-        msg = f"it has {pixels.shape[2]} bands of 16 bits; L3C stores 1 to 4"
+    try:
+        pixels = imagecodecs.imread(str(path))
+    except Exception as e:  # imagecodecs raises many kinds, with long messages
+        msg = f"imagecodecs cannot read its 16-bit samples ({type(e).__name__})"
+        raise L3cError(msg) from None
+    want = (im.height, im.width, _BANDS[kind])
+    if pixels.dtype.kind != "u" or pixels.dtype.itemsize != 2 or pixels.shape != want:
+        msg = (
+            f"imagecodecs reads it as {pixels.dtype} {pixels.shape}, not the 16-bit "
+            f"{kind} image of {im.width}x{im.height} that Pillow sees"
+        )
         raise L3cError(msg)
     return pixels.astype(np.uint16, copy=False)
+
+
+def _read_ppm(path: Path, im: Image.Image) -> np.ndarray:
+    """A binary PPM of more than 255 levels: big-endian samples after its header."""
+    offset = im.tile[0].offset
+    size = im.width * im.height * 3 * 2
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read(size)
+    if len(data) != size:
+        msg = f"it is a truncated 16-bit PPM: {len(data)} of {size} bytes"
+        raise L3cError(msg)
+    return np.frombuffer(data, ">u2").reshape(im.height, im.width, 3).astype(np.uint16)
 
 
 def write_png(target: Path, pixels: np.ndarray, params: dict[str, Any]) -> None:

@@ -71,11 +71,13 @@ class Plan:
             raise CorruptStreamError(msg)
         table = b""
         if method == LOOKUP:
+            inflate = zlib.decompressobj()
             try:
-                table = zlib.decompressobj().decompress(data[3:], bands * 256 + 1)
+                table = inflate.decompress(data[3:], bands * 256 + 1)
             except zlib.error:
                 table = b""
-            if len(table) != bands * 256 or max(table) >= 1 << low:
+            whole = inflate.eof and not inflate.unused_data and not inflate.unconsumed_tail
+            if not whole or len(table) != bands * 256 or max(table) >= 1 << low:
                 msg = "L3C 16-bit tile has a damaged low-bits table"
                 raise CorruptStreamError(msg)
         elif len(data) != 3:
@@ -132,7 +134,7 @@ def join(p: Plan, high: np.ndarray, low_streams: list[bytes]) -> np.ndarray:
         if p.method == LOOKUP:
             table = np.frombuffer(p.table, np.uint8).astype(np.int64)
             values |= table[high.astype(np.int64) + 256 * np.arange(high.shape[2])]
-    if p.bits and int(values.max(initial=0)) >> p.bits:
+    if int(values.max(initial=0)) >> p.bits:
         msg = f"L3C 16-bit tile decodes to values over its {p.bits} bits"
         raise CorruptStreamError(msg)
     return (values << p.shift).astype(np.uint16)

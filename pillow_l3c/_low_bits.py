@@ -31,8 +31,8 @@ GRID = 8  # the first stage's spacing
 STEPS = (4, 2, 1)
 GROUP_BITS = 4  # low bits coded per pass
 STORED = 0xFF
-# Scale multipliers in 1/64: 2^(i/4) from 1/8 to 8 (fixed integers: no float here).
-SCALES = (
+# Scale multipliers (fixed integers: no float here).
+SCALES = (  # in 1/256 of (activity + 2): 2^(i/4) / 32, from 1/32 to 2
     8, 10, 11, 13, 16, 19, 23, 27, 32, 38, 45, 54, 64, 76, 91, 108,
     128, 152, 181, 215, 256, 304, 362, 431, 512,
 )  # fmt: skip
@@ -187,11 +187,13 @@ def cdf_rows(
     return rows
 
 
-def _cost(rows: np.ndarray, symbols: np.ndarray) -> float:
-    """Bits the coder spends on ``symbols`` under ``rows`` (the encoder's estimate)."""
-    i = np.arange(symbols.size)
-    mass = rows[i, symbols + 1] - rows[i, symbols]
-    return float(np.sum(PRECISION - np.log2(mass)))
+def _cost(rows: np.ndarray, symbols: np.ndarray) -> int:
+    """Bytes the coder spends on ``symbols`` under ``rows``: the coder's own count, an
+    integer, so that the encoder's choice (and the bytes it writes) is the same on
+    every machine, where a float estimate could break a near tie differently."""
+    from pillow_l3c import _coder
+
+    return len(_coder.encode_cdf(np.ascontiguousarray(symbols), rows, PRECISION))
 
 
 def _fit_scale(mean, activity, base, width, bits, symbols) -> int:
@@ -199,7 +201,7 @@ def _fit_scale(mean, activity, base, width, bits, symbols) -> int:
     fourth, then the best one's neighbours."""
     pick = slice(None, None, SEARCH_SAMPLE) if symbols.size > 4096 else slice(None)
     args = mean[pick], activity[pick], base[pick], width, bits
-    cost: dict[int, float] = {}
+    cost: dict[int, int] = {}
 
     def try_(i: int) -> float:
         if i not in cost:

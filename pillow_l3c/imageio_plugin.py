@@ -128,7 +128,7 @@ class L3cPlugin(PluginV3):
         """
         image = _one_image(ndimage, is_batch)
         mode = _array_mode(image)
-        if image.dtype not in (np.uint8, np.uint16) or mode is None:
+        if image.dtype.newbyteorder("=") not in (np.uint8, np.uint16) or mode is None:
             msg = f"cannot write an array of shape {image.shape} and dtype {image.dtype} as L3C"
             raise L3cError(msg)
         options = _codec.options(model, effort, tile_size, device, workers, coder)

@@ -143,7 +143,7 @@ class L3C(Codec):
         info = pillow_l3c.read_metadata(data)
         if pixels.ndim == 2 and info.get(_SHAPE_KEY):
             pixels = pixels[:, :, np.newaxis]
-        if info.get(_DTYPE_KEY) in (">u2", "<u2"):
+        if pixels.dtype == np.uint16 and info.get(_DTYPE_KEY) in (">u2", "<u2"):
             pixels = pixels.astype(info[_DTYPE_KEY])
         return ndarray_copy(pixels, out)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -382,3 +383,56 @@ def test_dask_writes_and_opens_16_bit_arrays(tmp_path: Path) -> None:
     lazy = dask_array.open_array(str(tmp_path / "d.l3c"))
     assert lazy.dtype == np.uint16
     np.testing.assert_array_equal(lazy[10:70, 50:120].compute(), pixels[10:70, 50:120])
+
+
+def test_cli_reads_a_16_bit_ppm_exactly(tmp_path: Path) -> None:
+    """Pillow opens a PPM of more than 255 levels as 8-bit RGB: the tool reads it raw."""
+    pixels = noisy16(3, (20, 24)) >> 4  # maxval 4095
+    header = b"P6 24 20 4095\n"
+    (tmp_path / "p.ppm").write_bytes(header + pixels.astype(">u2").tobytes())
+    with Image.open(tmp_path / "p.ppm") as im:
+        assert im.mode == "RGB"  # what Pillow alone would store
+    assert main(["encode", str(tmp_path / "p.ppm"), "-o", str(tmp_path), "-q"]) == 0
+    np.testing.assert_array_equal(pillow_l3c.decode((tmp_path / "p.l3c").read_bytes()), pixels)
+
+
+@pytest.mark.parametrize("mode", ["I;16B", "I"])
+def test_cli_compare_takes_other_16_bit_grey_modes(
+    tmp_path: Path, mode: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grey = noisy16(1, (24, 32))
+    im = (
+        Image.fromarray(grey.astype(np.int32))
+        if mode == "I"
+        else Image.frombytes(mode, (32, 24), grey.astype(">u2").tobytes())
+    )
+    im.save(tmp_path / "g.tif")
+    assert main(["compare", str(tmp_path / "g.tif")]) == 0
+    assert "round trip exact" in capsys.readouterr().out
+
+
+def test_a_lookup_table_must_be_one_whole_zlib_stream() -> None:
+    table = zlib.compress(bytes(256), 9)
+    assert _depth.Plan.unpack(bytes([0, 12, 2]) + table, 1).method == _depth.LOOKUP
+    for bad in (table + b"junk", table[:-2]):
+        with pytest.raises(CorruptStreamError, match="damaged low-bits table"):
+            _depth.Plan.unpack(bytes([0, 12, 2]) + bad, 1)
+
+
+def test_a_tile_of_no_bits_must_decode_to_zeros() -> None:
+    with pytest.raises(CorruptStreamError, match="values over its 0 bits"):
+        _depth.join(_depth.Plan(0, 0, _depth.NONE), np.ones((2, 2, 1), np.uint8), [])
+
+
+def test_imageio_takes_big_endian_uint16() -> None:
+    iio = pytest.importorskip("imageio.v3")
+    pixels = noisy16(3, (16, 16))
+    data = iio.imwrite("<bytes>", pixels.astype(">u2"), extension=".l3c")
+    np.testing.assert_array_equal(pillow_l3c.decode(data), pixels)
+
+
+def test_numcodecs_byte_order_applies_to_16_bit_chunks_only() -> None:
+    from pillow_l3c.numcodecs import L3C
+
+    data = pillow_l3c.encode(np.zeros((8, 8), np.uint8), metadata={"numcodecs.dtype": ">u2"})
+    assert L3C().decode(data).dtype == np.uint8
