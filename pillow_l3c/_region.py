@@ -99,8 +99,8 @@ class TileReader:
         keep_truncated: bool = False,
         level: int = 0,
     ) -> np.ndarray:
-        """Pixels (rows, columns, bands) of ``box`` (uint8, or uint16); where it reaches past the
-        image, zeros (as Pillow's crop fills). A tile that a truncated file lacks raises
+        """Pixels (rows, columns, bands) of ``box``, uint8 or uint16; where it reaches past
+        the image, zeros (as Pillow's crop fills). A tile that a truncated file lacks raises
         TruncatedFileError, or with ``keep_truncated`` stays zeros (Pillow's
         LOAD_TRUNCATED_IMAGES). At pyramid ``level`` k, ``box`` is in the coordinates
         of the image's pixels [::2^k, ::2^k], and only those are decoded."""

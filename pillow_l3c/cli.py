@@ -189,10 +189,15 @@ def _save_deep(
 
 
 def _decode_deep(
-    src: Path, dst: Path, fmt: str, device: str | None, workers: int | None, force: bool
+    src: Path,
+    dst: Path,
+    fmt: str,
+    force: bool,
+    pixels_of: Callable[[Any], np.ndarray],
 ) -> bool:
     """Decode a 16-bit colour .l3c file to a 16-bit PNG, which Pillow cannot hold.
 
+    ``pixels_of`` gives the pixels of the open file: the whole image, or a region.
     False for any other file, which Pillow decodes.
     """
     from pillow_l3c import _codec
@@ -211,7 +216,7 @@ def _decode_deep(
             )
             raise OSError(msg)
         f.seek(0)
-        pixels = _codec.decode(f, device, workers)[1]
+        pixels = pixels_of(f)
     meta = _metadata.Metadata.from_sections(sections)
     params, lost = meta.save_params("PNG")
     _outputs.write_file(dst, lambda tmp: _deep_files.write_png(tmp, pixels, params), force)
@@ -225,7 +230,8 @@ def _decode_one(
     notes: list[str] = []
     fmt = _output_format(dst, options.get("lossy", False))
     with _warnings_as_lines(notes, dst), _decoding_on(device, workers):
-        if _decode_deep(src, dst, fmt, device, workers, options.get("force", False)):
+        whole = partial(_whole_image, device=device, workers=workers)
+        if _decode_deep(src, dst, fmt, options.get("force", False), whole):
             return f"{src} -> {dst}", notes
     with _warnings_as_lines(notes, dst), _decoding_on(device, workers), Image.open(src) as im:
         if im.format != "L3C":
@@ -238,6 +244,18 @@ def _decode_one(
             options.get("force", False),
         )
     return f"{src} -> {dst}", notes
+
+
+def _whole_image(f: Any, device: str | None, workers: int | None) -> np.ndarray:
+    from pillow_l3c import _codec
+
+    return _codec.decode(f, device, workers)[1]
+
+
+def _region_of(f: Any, box: tuple[int, int, int, int], device: str | None) -> np.ndarray:
+    from pillow_l3c import _region, _settings
+
+    return _region.TileReader(f).read(box, device, _settings.decoding.workers)
 
 
 @contextmanager
@@ -269,6 +287,9 @@ def _crop(
     force = options.get("force", False)
     if _outputs.decide_path(src, dst, frozenset(), force) == _outputs.SKIP:  # not a rerun's
         raise _outputs.OutputRefusedError(_outputs.exists_message(str(dst)))
+    with _warnings_as_lines(notes, dst):
+        if _decode_deep(src, dst, fmt, True, partial(_region_of, box=box, device=device)):
+            return f"{src} {box} -> {dst}", notes
     with (
         _warnings_as_lines(notes, dst),
         _decoding_on(device, _settings.decoding.workers),

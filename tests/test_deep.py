@@ -436,3 +436,12 @@ def test_numcodecs_byte_order_applies_to_16_bit_chunks_only() -> None:
 
     data = pillow_l3c.encode(np.zeros((8, 8), np.uint8), metadata={"numcodecs.dtype": ">u2"})
     assert L3C().decode(data).dtype == np.uint8
+
+
+def test_cli_crops_16_bit_colour_to_png(tmp_path: Path) -> None:
+    imagecodecs = pytest.importorskip("imagecodecs")
+    pixels = noisy16(3)
+    (tmp_path / "c.l3c").write_bytes(pillow_l3c.encode(pixels, tile_size=64))
+    out = tmp_path / "part.png"
+    assert main(["crop", str(tmp_path / "c.l3c"), "60,10,100,90", "-o", str(out)]) == 0
+    np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), pixels[10:90, 60:100])
