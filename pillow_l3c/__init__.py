@@ -24,7 +24,7 @@ from pillow_l3c.errors import (
 if TYPE_CHECKING:
     import numpy as np
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 __all__ = [
     "CorruptStreamError",
     "L3cError",
