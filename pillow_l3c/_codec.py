@@ -143,7 +143,7 @@ def choose(pixels: np.ndarray, mode: str, options: EncodeOptions) -> str:
     predicted low bits is tried both ways where the test says classical: the test
     knows 8-bit screen content, and a scan's high byte (a CT's black surround) looks
     like it to the test while the model codes it shorter (on the DICOM samples of
-    benchmarks/deep, 4 to 9% shorter, and 10 times faster than the classical top effort).
+    benchmarks/deep, 3 to 9% shorter, and 10 times faster than the classical top effort).
     """
     measured = False
     if pixels.dtype == np.uint16:
