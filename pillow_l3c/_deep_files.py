@@ -11,11 +11,12 @@ its own IHDR and IDAT.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -103,15 +104,17 @@ def _read_ppm(path: Path, im: Image.Image) -> np.ndarray:
     return np.frombuffer(data, ">u2").reshape(im.height, im.width, 3).astype(np.uint16)
 
 
-def write_png(target: Path, pixels: np.ndarray, params: dict[str, Any]) -> None:
+def write_png(target: Path | BinaryIO, pixels: np.ndarray, params: dict[str, Any]) -> None:
     """``pixels`` (H, W, 2 .. 4) uint16 as a 16-bit PNG with Pillow's metadata chunks
-    for the save ``params`` (``Metadata.save_params("PNG")``'s)."""
+    for the save ``params`` (``Metadata.save_params("PNG")``'s), to a path or a binary
+    file."""
     height, width, bands = pixels.shape
     head = io.BytesIO()
     Image.new("L", (1, 1)).save(head, format="PNG", **params)
     before, after = _metadata_chunks(head.getvalue())
     ihdr = struct.pack(">IIBBBBB", width, height, 16, _COLOUR_TYPE[bands], 0, 0, 0)
-    with open(target, "wb") as f:
+    with contextlib.ExitStack() as stack:
+        f = target if hasattr(target, "write") else stack.enter_context(open(target, "wb"))
         f.write(PNG_SIGNATURE + _chunk(b"IHDR", ihdr) + before)
         f.write(_chunk(b"IDAT", zlib.compress(_filtered_rows(pixels), 6)))
         f.write(after + _chunk(b"IEND", b""))

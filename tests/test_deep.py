@@ -445,3 +445,17 @@ def test_cli_crops_16_bit_colour_to_png(tmp_path: Path) -> None:
     out = tmp_path / "part.png"
     assert main(["crop", str(tmp_path / "c.l3c"), "60,10,100,90", "-o", str(out)]) == 0
     np.testing.assert_array_equal(imagecodecs.png_decode(out.read_bytes()), pixels[10:90, 60:100])
+
+
+def test_a_cluster_decode_task_writes_16_bit_colour_as_png() -> None:
+    imagecodecs = pytest.importorskip("imagecodecs")
+    pytest.importorskip("dask")
+    from pillow_l3c import cluster
+
+    pixels = noisy16(4, (24, 40))
+    data = pillow_l3c.encode(pixels, metadata={"icc_profile": b"profile", "dpi": (300, 300)})
+    png = cluster._decode(data, None, None, 1)
+    np.testing.assert_array_equal(imagecodecs.png_decode(png), pixels)
+    with Image.open(io.BytesIO(png)) as im:
+        assert im.info["icc_profile"] == b"profile"
+        assert im.info["dpi"] == pytest.approx((300, 300), abs=0.01)  # pHYs holds dots per metre
