@@ -25,6 +25,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -51,12 +52,13 @@ def planes(img: Image.Image) -> tuple[np.ndarray, str, np.ndarray]:
     return arr, img.mode, arr
 
 
-def tiles_of(pixels: np.ndarray, size: int):
+def tiles_of(pixels: np.ndarray, size: int = 512) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(x, y, tile) of each ``size`` tile as the codec cuts them (0: the whole image)."""
     h, w = pixels.shape[:2]
     size = size or max(h, w)
     for y in range(0, h, size):
         for x in range(0, w, size):
-            yield np.ascontiguousarray(pixels[y : y + size, x : x + size])
+            yield x, y, np.ascontiguousarray(pixels[y : y + size, x : x + size])
 
 
 def references(img: Image.Image, ref: np.ndarray) -> dict[str, int]:
@@ -86,7 +88,7 @@ def classical_sizes(pixels: np.ndarray, mode: str, efforts=EFFORTS) -> dict[str,
                 len(s[0])
                 for s in (
                     coder.encode_tile(p, mode, EncodeOptions(effort=e))
-                    for p in tiles_of(pixels, tile)
+                    for _, _, p in tiles_of(pixels, tile)
                 )
             )
             out[f"t{tile or 'whole'}_e{e}"] = [n, time.perf_counter() - t]
@@ -101,24 +103,20 @@ def features(pixels: np.ndarray) -> dict[str, float]:
 
 def learned_tiles(pixels: np.ndarray, mode: str, name: str, kind: str) -> list[dict]:
     """Per 512 tile: learned bytes, classical bytes (effort 1 and 9), features."""
-    from pillow_l3c import _codec, _model
+    from pillow_l3c import _codec
 
-    model_id = _model.load(None).model_id
     coder = classical.ClassicalCoder()
     rows = []
-    h, w = pixels.shape[:2]
-    for y in range(0, h, 512):
-        for x in range(0, w, 512):
-            tile = np.ascontiguousarray(pixels[y : y + 512, x : x + 512])
-            t = time.perf_counter()
-            learned = len(_codec.encode_tile_section(tile, mode, model_id))
-            lt = time.perf_counter() - t
-            c1 = len(coder.encode_tile(tile, mode, EncodeOptions(effort=1))[0])
-            c9 = len(coder.encode_tile(tile, mode, EncodeOptions(effort=9))[0])
-            row = {"image": name, "kind": kind, "x": x, "y": y, "h": tile.shape[0]}
-            row.update(w=tile.shape[1], learned=learned, learned_s=lt)
-            row.update(classical_e1=c1, classical_e9=c9, **features(tile))
-            rows.append(row)
+    for x, y, tile in tiles_of(pixels):
+        t = time.perf_counter()
+        learned = _codec.code_tile(tile, mode, _codec.LEARNED, EncodeOptions()).size
+        lt = time.perf_counter() - t
+        c1 = len(coder.encode_tile(tile, mode, EncodeOptions(effort=1))[0])
+        c9 = len(coder.encode_tile(tile, mode, EncodeOptions(effort=9))[0])
+        row = {"image": name, "kind": kind, "x": x, "y": y, "h": tile.shape[0]}
+        row.update(w=tile.shape[1], learned=learned, learned_s=lt)
+        row.update(classical_e1=c1, classical_e9=c9, **features(tile))
+        rows.append(row)
     return rows
 
 
@@ -184,16 +182,15 @@ def main(argv: list[str] | None = None) -> int:
 def learned_tiles_classical(pixels: np.ndarray, mode: str) -> list[dict]:
     """Classical bytes and features per 512 tile of the coder's own plane (P, 1)."""
     coder = classical.ClassicalCoder()
-    rows = []
-    h, w = pixels.shape[:2]
-    for y in range(0, h, 512):
-        for x in range(0, w, 512):
-            tile = np.ascontiguousarray(pixels[y : y + 512, x : x + 512])
-            rows.append({
-                "classical_e1": len(coder.encode_tile(tile, mode, EncodeOptions(effort=1))[0]),
-                "classical_e9": len(coder.encode_tile(tile, mode, EncodeOptions(effort=9))[0]),
-                "mode": mode, **features(tile)})  # fmt: skip
-    return rows
+    return [
+        {
+            "classical_e1": len(coder.encode_tile(tile, mode, EncodeOptions(effort=1))[0]),
+            "classical_e9": len(coder.encode_tile(tile, mode, EncodeOptions(effort=9))[0]),
+            "mode": mode,
+            **features(tile),
+        }
+        for _, _, tile in tiles_of(pixels)
+    ]
 
 
 if __name__ == "__main__":

@@ -21,14 +21,12 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image
 
+from pillow_l3c import _format, _metadata
 from pillow_l3c.errors import L3cError
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {2: 4, 3: 2, 4: 6}  # bands -> PNG colour type: grey+alpha, RGB, RGBA
 _OWN_CHUNKS = frozenset({b"IHDR", b"IDAT", b"IEND"})
-
-
-_BANDS = {"LA": 2, "RGB": 3, "RGBA": 4}  # what a 16-bit colour source may hold
 
 
 def reduced_depth(im: Image.Image) -> str | None:
@@ -62,7 +60,7 @@ def read_pixels(path: Path, im: Image.Image, raw: str) -> np.ndarray:
     uint16 image of Pillow's size and bands: never a guess.
     """
     kind = raw.split(";")[0]
-    if kind not in _BANDS:
+    if kind not in _format.DEEP_MODES or kind == "L":
         msg = f"it has 16-bit samples of {kind}, which L3C does not store"
         raise L3cError(msg)
     if im.format == "PPM":
@@ -81,7 +79,7 @@ def read_pixels(path: Path, im: Image.Image, raw: str) -> np.ndarray:
     except Exception as e:  # imagecodecs raises many kinds, with long messages
         msg = f"imagecodecs cannot read its 16-bit samples ({type(e).__name__})"
         raise L3cError(msg) from None
-    want = (im.height, im.width, _BANDS[kind])
+    want = (im.height, im.width, _format.MODES[kind][1])
     if pixels.dtype.kind != "u" or pixels.dtype.itemsize != 2 or pixels.shape != want:
         msg = (
             f"imagecodecs reads it as {pixels.dtype} {pixels.shape}, not the 16-bit "
@@ -102,6 +100,21 @@ def _read_ppm(path: Path, im: Image.Image) -> np.ndarray:
         msg = f"it is a truncated 16-bit PPM: {len(data)} of {size} bytes"
         raise L3cError(msg)
     return np.frombuffer(data, ">u2").reshape(im.height, im.width, 3).astype(np.uint16)
+
+
+def is_deep_colour(header: _format.Header) -> bool:
+    """Whether a file is 16-bit colour: what Pillow cannot hold, and this module writes."""
+    return header.bits == 16 and header.mode != "L"
+
+
+def write_png_with_metadata(
+    target: Path | BinaryIO, pixels: np.ndarray, sections: dict[bytes, bytes]
+) -> None:
+    """``write_png`` of a decoded file's pixels and metadata sections, warning about
+    what PNG cannot hold (``MetadataNotKeptWarning``) as every decode does."""
+    params, lost = _metadata.Metadata.from_sections(sections).save_params("PNG")
+    write_png(target, pixels, params)
+    _metadata.warn_not_kept("PNG", lost)
 
 
 def write_png(target: Path | BinaryIO, pixels: np.ndarray, params: dict[str, Any]) -> None:

@@ -218,6 +218,18 @@ def _fit_scale(mean, activity, base, width, bits, symbols) -> int:
 # --- a tile's low bits -----------------------------------------------------------------
 
 
+def _stage_inputs(
+    values: np.ndarray, h: int, grids: list[Grid]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, activity and values (as known so far) of a stage's samples, in its order."""
+    predicted = [predict(values, g, h) for g in grids]
+    empty = np.zeros(0, np.int64)
+    mean = np.concatenate([m.reshape(-1) for m, _ in predicted] or [empty])
+    act = np.concatenate([a.reshape(-1) for _, a in predicted] or [empty])
+    full = np.concatenate([values[r][:, c].reshape(-1) for r, c in grids] or [empty])
+    return mean, act, full
+
+
 def encode(values: np.ndarray, k: int) -> list[bytes]:
     """The streams of the low ``k`` bits of ``values`` (h, w, bands) int64, whose high
     bits (values >> k) the decoder will know."""
@@ -227,10 +239,7 @@ def encode(values: np.ndarray, k: int) -> list[bytes]:
         return []
     streams = [pack_plain(values[::GRID, ::GRID] & ((1 << k) - 1), k)]
     for h, grids in stages(*values.shape[:2]):
-        predicted = [predict(values, g, h) for g in grids]
-        mean = np.concatenate([m.reshape(-1) for m, _ in predicted] or [np.zeros(0, np.int64)])
-        act = np.concatenate([a.reshape(-1) for _, a in predicted] or [np.zeros(0, np.int64)])
-        full = np.concatenate([values[r][:, c].reshape(-1) for r, c in grids] or [mean])
+        mean, act, full = _stage_inputs(values, h, grids)
         remaining = k
         for bits in groups(k):
             width = 1 << (remaining - bits)
@@ -260,11 +269,7 @@ def decode(streams: list[bytes], high: np.ndarray, k: int) -> np.ndarray:
     values[::GRID, ::GRID] = first
     at = 1
     for h, grids in stages(*values.shape[:2]):
-        predicted = [predict(values, g, h) for g in grids]
-        sizes = [m.size for m, _ in predicted]
-        mean = np.concatenate([m.reshape(-1) for m, _ in predicted] or [np.zeros(0, np.int64)])
-        act = np.concatenate([a.reshape(-1) for _, a in predicted] or [np.zeros(0, np.int64)])
-        full = np.concatenate([values[r][:, c].reshape(-1) for r, c in grids] or [mean])
+        mean, act, full = _stage_inputs(values, h, grids)
         remaining = k
         for bits in groups(k):
             data = streams[at]
@@ -285,8 +290,8 @@ def decode(streams: list[bytes], high: np.ndarray, k: int) -> np.ndarray:
             remaining -= bits
             full = full | (symbols.astype(np.int64) << remaining)
         start = 0
-        for (r, c), size in zip(grids, sizes, strict=True):
-            block = full[start : start + size].reshape(r.size, c.size, -1)
-            values[np.ix_(r, c)] = block
+        for r, c in grids:
+            size = r.size * c.size * values.shape[2]
+            values[np.ix_(r, c)] = full[start : start + size].reshape(r.size, c.size, -1)
             start += size
     return values

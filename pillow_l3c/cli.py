@@ -180,7 +180,7 @@ def _save_deep(
 
     meta, dropped = _metadata.Metadata.from_image(im, {})
     _metadata.warn_not_kept("L3C", dropped)
-    mode = {2: "LA", 3: "RGB", 4: "RGBA"}[pixels.shape[2]]
+    mode = pillow_l3c._BAND_MODES[pixels.shape[2]]
     coding = _codec.options(
         options.get("model"), options.get("effort"), None, device, workers, options.get("coder")
     )
@@ -207,7 +207,7 @@ def _decode_deep(
             header, sections = _codec.read_header(f)
         except pillow_l3c.L3cError:
             return False  # not L3C, or damaged: Image.open says which
-        if header.bits != 16 or header.mode == "L":
+        if not _deep_files.is_deep_colour(header):
             return False
         if fmt != "PNG":
             msg = (
@@ -217,10 +217,8 @@ def _decode_deep(
             raise OSError(msg)
         f.seek(0)
         pixels = pixels_of(f)
-    meta = _metadata.Metadata.from_sections(sections)
-    params, lost = meta.save_params("PNG")
-    _outputs.write_file(dst, lambda tmp: _deep_files.write_png(tmp, pixels, params), force)
-    _metadata.warn_not_kept("PNG", lost)
+    write = partial(_deep_files.write_png_with_metadata, pixels=pixels, sections=sections)
+    _outputs.write_file(dst, write, force)
     return True
 
 

@@ -199,12 +199,9 @@ def _decode(data: bytes, model: str | None, device: str | None, threads: int) ->
     from pillow_l3c import L3cImagePlugin, _codec, _deep_files
 
     header, sections = _codec.read_header(io.BytesIO(data))
-    if header.bits == 16 and header.mode != "L":  # no Pillow mode: the PNG written here
-        pixels = _codec.decode(data, device, threads)[1]
-        params, lost = _metadata.Metadata.from_sections(sections).save_params("PNG")
+    if _deep_files.is_deep_colour(header):  # no Pillow mode: the PNG written here
         out = io.BytesIO()
-        _deep_files.write_png(out, pixels, params)
-        _metadata.warn_not_kept("PNG", lost)
+        _deep_files.write_png_with_metadata(out, _codec.decode(data, device, threads)[1], sections)
         return out.getvalue()
     with Image.open(io.BytesIO(data), formats=["L3C"]) as im:
         pixels = _codec.decode(data, device, threads)[1]
